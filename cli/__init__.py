@@ -1,0 +1,1 @@
+"""The `twostream` command line: one thin module per command."""

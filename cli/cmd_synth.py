@@ -1,0 +1,17 @@
+"""`twostream synth`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from twostream.errors import TwostreamError
+
+HELP = "(not implemented yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise TwostreamError("`twostream synth` is not implemented yet")

@@ -1,0 +1,1 @@
+"""Videos on disk: folders, splits, frame sampling, transforms, clip datasets, the cartoon generator."""

@@ -1,0 +1,1 @@
+"""Body keypoints: MediaPipe extraction, joint layouts, the versioned .pose.npz cache, skeleton import."""

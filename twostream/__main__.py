@@ -1,0 +1,3 @@
+from twostream.cli.main import main
+
+raise SystemExit(main())
