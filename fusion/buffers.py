@@ -1,0 +1,172 @@
+"""The two bounded ring buffers of the live demo, and the single-value slots its threads hand results through.
+
+Both rings are filled from the same camera frames: ``pixels`` holds the RGB model's last frames already
+preprocessed to its input (``(3, S, S)`` float32 each, never full-size frames) and ``keypoints`` the pose model's
+last ``(V, 4)`` landmarks. Memory is fixed at construction: pushing more frames overwrites the oldest.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+class FrameRing:
+    """A preallocated ring of ``capacity`` arrays of one shape; ``window(n, step)`` reads oldest → newest."""
+
+    def __init__(self, capacity: int, item_shape: tuple[int, ...], dtype: np.dtype | type = np.float32):
+        if capacity < 1:
+            raise ValueError(f"ring capacity must be >= 1, got {capacity}")
+        self._data = np.zeros((capacity, *item_shape), dtype)  # (N, *item_shape), allocated once
+        self._head = 0  # slot the next push writes
+        self._count = 0
+
+    @property
+    def capacity(self) -> int:
+        return self._data.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+    def __len__(self) -> int:
+        return self._count
+
+    def push(self, item: np.ndarray) -> None:
+        self._data[self._head] = item  # copies: the caller may reuse its array
+        self._head = (self._head + 1) % self.capacity
+        self._count = min(self._count + 1, self.capacity)
+
+    def window(self, length: int, step: int = 1) -> np.ndarray:
+        """The newest ``length`` items taken every ``step`` pushes, oldest first: a copy ``(length, *item_shape)``."""
+        span = (length - 1) * step + 1
+        if span > self._count:
+            raise ValueError(f"ring holds {self._count} items, a window of {length} every {step} needs {span}")
+        newest = (self._head - 1) % self.capacity
+        order = (newest - step * np.arange(length - 1, -1, -1)) % self.capacity  # (length,) oldest → newest
+        return self._data[order]
+
+    def clear(self) -> None:
+        self._head = self._count = 0
+
+
+class Snapshot(NamedTuple):
+    """What the inference worker gets: both windows ending at the same frame (``None`` for a stream not in use)."""
+
+    frame_index: int
+    timestamp: float
+    video: np.ndarray | None  # (T, 3, S, S) float32, normalised
+    keypoints: np.ndarray | None  # (T, V, 4) float32
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """One stream's window: ``length`` frames taken every ``step`` frames, each of ``item_shape``."""
+
+    length: int
+    item_shape: tuple[int, ...]
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        if self.length < 1 or self.step < 1:
+            raise ValueError(f"window length and step must be >= 1, got length={self.length} step={self.step}")
+
+    @property
+    def span(self) -> int:
+        """Frames a full window covers, first to last inclusive."""
+        return (self.length - 1) * self.step + 1
+
+
+class DualFrameBuffer:
+    """Two bounded rings (pixels for the RGB stream, landmarks for the pose stream) filled from the same frames.
+
+    A stream the run does not use gets ``None`` for its spec: nothing is allocated or stored for it.
+    """
+
+    def __init__(self, video: BufferSpec | None, keypoints: BufferSpec | None):
+        if video is None and keypoints is None:
+            raise ValueError("DualFrameBuffer needs at least one of video / keypoints")
+        self.video_spec, self.keypoint_spec = video, keypoints
+        self.video = FrameRing(video.span, video.item_shape) if video else None
+        self.keypoints = FrameRing(keypoints.span, keypoints.item_shape) if keypoints else None
+        self._frame_index = -1
+        self._timestamp = 0.0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(r.nbytes for r in (self.video, self.keypoints) if r is not None)
+
+    @property
+    def ready(self) -> bool:
+        """True once every ring in use holds a full window."""
+        return all(len(r) >= s.span for r, s in self._rings())
+
+    def push(self, frame_index: int, timestamp: float, video: np.ndarray | None = None,
+             keypoints: np.ndarray | None = None) -> None:
+        """Add one frame: ``video`` (3, S, S) preprocessed pixels, ``keypoints`` (V, 4); each needed iff in use."""
+        for ring, item, name in ((self.video, video, "video"), (self.keypoints, keypoints, "keypoints")):
+            if ring is not None:
+                if item is None:
+                    raise ValueError(f"this buffer stores {name}: pass {name}= for every frame")
+                ring.push(item)
+        self._frame_index, self._timestamp = frame_index, timestamp
+
+    def snapshot(self) -> Snapshot:
+        """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
+        if not self.ready:
+            raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
+        video = self.video.window(self.video_spec.length, self.video_spec.step) if self.video else None
+        keypoints = (self.keypoints.window(self.keypoint_spec.length, self.keypoint_spec.step)
+                     if self.keypoints else None)
+        return Snapshot(self._frame_index, self._timestamp, video, keypoints)
+
+    def clear(self) -> None:
+        for ring, _ in self._rings():
+            ring.clear()
+
+    def _rings(self):
+        return [(r, s) for r, s in ((self.video, self.video_spec), (self.keypoints, self.keypoint_spec)) if r]
+
+
+class LatestSlot(Generic[T]):
+    """A lock-protected single value: ``put`` overwrites (counting what was never taken), ``take`` empties.
+
+    This is how the capture thread hands frames on and the inference worker hands results back: a slow
+    consumer makes the producer overwrite (drop), never queue without bound.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._value: T | None = None
+        self._fresh = False
+        self.overwritten = 0  # values put but never taken
+
+    def put(self, value: T) -> None:
+        with self._cond:
+            if self._fresh:
+                self.overwritten += 1
+            self._value, self._fresh = value, True
+            self._cond.notify_all()
+
+    def peek(self) -> T | None:
+        """The latest value (taken or not) without consuming it; ``None`` before the first ``put``."""
+        with self._cond:
+            return self._value
+
+    def take(self, timeout: float | None = None) -> T | None:
+        """Wait up to ``timeout`` s for a value not yet taken; return it (or ``None`` on timeout)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._fresh, timeout):
+                return None
+            self._fresh = False
+            return self._value
+
+    def wake(self) -> None:
+        """Wake every waiter (used on shutdown; they see no fresh value and return ``None``)."""
+        with self._cond:
+            self._cond.notify_all()

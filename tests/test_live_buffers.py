@@ -1,0 +1,90 @@
+"""The live demo's memory stays bounded: ring buffers overwrite, the result slot holds one value."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, FrameRing, LatestSlot
+
+
+def test_ring_is_bounded_and_reads_oldest_to_newest():
+    ring = FrameRing(4, (2,))
+    nbytes = ring.nbytes
+    for i in range(40):  # 10x capacity
+        ring.push(np.full(2, i, np.float32))
+        assert len(ring) == min(i + 1, 4)
+    assert ring.nbytes == nbytes  # no growth: preallocated
+    np.testing.assert_array_equal(ring.window(4)[:, 0], [36, 37, 38, 39])
+    np.testing.assert_array_equal(ring.window(2, step=3)[:, 0], [36, 39])
+
+
+def test_ring_refuses_a_window_it_does_not_hold():
+    ring = FrameRing(4, (1,))
+    ring.push(np.zeros(1))
+    with pytest.raises(ValueError, match="holds 1"):
+        ring.window(2)
+
+
+def test_window_is_a_copy():
+    ring = FrameRing(3, (1,))
+    for i in range(3):
+        ring.push(np.array([i], np.float32))
+    window = ring.window(3)
+    ring.push(np.array([99], np.float32))
+    np.testing.assert_array_equal(window[:, 0], [0, 1, 2])
+
+
+def test_dual_buffer_snapshot_ends_at_the_same_frame_with_different_lengths():
+    buf = DualFrameBuffer(BufferSpec(3, (3, 2, 2)), BufferSpec(5, (4, 4), step=2))
+    assert buf.keypoints.capacity == 9  # (5 - 1) * 2 + 1 frames, never more
+    nbytes = buf.nbytes
+    for i in range(100):
+        buf.push(i, i / 30, video=np.full((3, 2, 2), i, np.float32), keypoints=np.full((4, 4), i, np.float32))
+        assert buf.ready == (i >= 8)
+    assert buf.nbytes == nbytes
+    snap = buf.snapshot()
+    assert snap.frame_index == 99
+    assert snap.video.shape == (3, 3, 2, 2) and snap.keypoints.shape == (5, 4, 4)
+    np.testing.assert_array_equal(snap.video[:, 0, 0, 0], [97, 98, 99])
+    np.testing.assert_array_equal(snap.keypoints[:, 0, 0], [91, 93, 95, 97, 99])
+
+
+def test_dual_buffer_stores_only_the_streams_in_use():
+    buf = DualFrameBuffer(None, BufferSpec(2, (33, 4)))
+    assert buf.video is None
+    buf.push(0, 0.0, keypoints=np.zeros((33, 4)))
+    buf.push(1, 0.1, keypoints=np.ones((33, 4)))
+    snap = buf.snapshot()
+    assert snap.video is None and snap.keypoints.shape == (2, 33, 4)
+    with pytest.raises(ValueError, match="keypoints="):
+        buf.push(2, 0.2, video=np.zeros((3, 2, 2)))
+
+
+def test_snapshot_before_full_is_refused():
+    buf = DualFrameBuffer(BufferSpec(4, (1,)), None)
+    buf.push(0, 0.0, video=np.zeros(1))
+    with pytest.raises(ValueError, match="not full"):
+        buf.snapshot()
+
+
+def test_latest_slot_never_grows_and_counts_overwrites():
+    slot: LatestSlot[int] = LatestSlot()
+    for i in range(1000):
+        slot.put(i)
+    assert slot.overwritten == 999
+    assert slot.take(timeout=0) == 999
+    assert slot.take(timeout=0) is None  # taken: nothing queued behind it
+    assert slot.peek() == 999
+
+
+def test_latest_slot_hands_values_across_threads():
+    slot: LatestSlot[int] = LatestSlot()
+    got = []
+    consumer = threading.Thread(target=lambda: got.append(slot.take(timeout=5)))
+    consumer.start()
+    slot.put(7)
+    consumer.join(5)
+    assert got == [7]
