@@ -1,0 +1,65 @@
+"""The one interface every stream model has: what it eats (``InputSpec``) and ``forward_features`` / ``forward_head``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a stream needs from a sample, so the loop, fusion and the live demo never hard-code 112 or 224."""
+
+    key: str
+    """Sample key the stream reads: ``"video"`` (T, C, H, W) or ``"keypoints"`` (T, V, 4)."""
+    clip_len: int
+    """Frames per clip, picked with ``datasets.sampling.uniform_indices``."""
+    size: int | None = None
+    """Square side in pixels after resize + centre crop (video only)."""
+    mean: tuple[float, float, float] | None = None
+    """Per-channel RGB mean on 0..1 pixels (video only)."""
+    std: tuple[float, float, float] | None = None
+    """Per-channel RGB std on 0..1 pixels (video only)."""
+    layout: str | None = None
+    """Joint layout name, e.g. ``"mediapipe_33"`` (keypoints only)."""
+
+    def __post_init__(self) -> None:
+        if self.key not in ("video", "keypoints"):
+            raise ValueError(f"InputSpec.key must be 'video' or 'keypoints', got {self.key!r}")
+        if self.clip_len < 1:
+            raise ValueError(f"InputSpec.clip_len must be >= 1, got {self.clip_len}")
+        if self.key == "video" and (self.size is None or self.size < 1):
+            raise ValueError(f"a video InputSpec needs a positive size, got {self.size!r}")
+
+
+class Stream(nn.Module):
+    """Base of every stream: ``forward(x) = forward_head(forward_features(x))``.
+
+    Subclasses set ``input_spec``, ``num_features`` and ``num_classes`` in ``__init__`` and implement
+    ``forward_features(x) -> (B, F)``; the default head is ``self.head`` (a module mapping F → C).
+    """
+
+    input_spec: InputSpec
+    num_features: int
+    num_classes: int
+
+    @property
+    def input_keys(self) -> tuple[str, ...]:
+        """Sample keys passed positionally to ``forward``, in order: ``model(*(batch[k] for k in input_keys))``."""
+        return (self.input_spec.key,)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.head(f)  # (B, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))  # (B, C)
