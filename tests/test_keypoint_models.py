@@ -1,0 +1,100 @@
+"""Keypoint streams: forward/backward for both layouts, invariance of the in-model normalisation, no-person input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from twostream.pose.skeleton import get_layout, normalise
+from twostream.streams.keypoint import FEATURES, SkeletonFeatures, normalised_adjacency
+from twostream.streams.registry import available, build
+
+MODELS = ("pose_gru", "pose_stgcn")
+LAYOUTS = ("mediapipe33", "coco17")
+SMALL = {"pose_gru": {"hidden": 16}, "pose_stgcn": {"channels": (8, 16)}}
+
+
+def random_skeletons(batch: int, t: int, v: int, seed: int = 0) -> torch.Tensor:
+    """Plausible raw keypoints: every joint found, x/y inside the frame, visibility in (0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, t, v, 4, generator=g)
+    x[..., :2] = 0.3 + 0.4 * x[..., :2]
+    x[..., 2] = x[..., 2] - 0.5
+    x[..., 3] = 0.1 + 0.9 * x[..., 3]
+    return x
+
+
+def test_keypoint_models_are_registered():
+    assert set(MODELS) <= set(available())
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_backward_tiny(name, layout):
+    torch.manual_seed(0)
+    v = get_layout(layout).num_joints
+    model = build(name, num_classes=3, clip_len=6, layout=layout, **SMALL[name])
+    assert model.input_keys == ("keypoints",)
+    assert model.input_spec.layout == layout and model.input_spec.clip_len == 6
+    x = random_skeletons(2, 6, v)
+    features = model.forward_features(x)
+    assert features.shape == (2, model.num_features)
+    logits = model(x)
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    logits.square().sum().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+    assert not no_grad, f"parameters without gradient: {no_grad}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_no_person_frames_give_finite_output(name):
+    model = build(name, num_classes=4, clip_len=5, layout="coco17", **SMALL[name]).eval()
+    blank = torch.zeros(2, 5, 17, 4)
+    partly = random_skeletons(2, 5, 17)
+    partly[:, 1:3] = 0.0  # nobody in frames 1 and 2
+    with torch.no_grad():
+        for x in (blank, partly):
+            out = model(x)
+            assert out.shape == (2, 4) and torch.isfinite(out).all()
+    feats = SkeletonFeatures(get_layout("coco17"))(partly)
+    assert (feats[:, 1:3] == 0).all(), "features of no-person frames must be zero"
+    assert (feats[:, 0, :, -1] == 1).all(), "the mask channel marks found joints"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_features_are_invariant_to_translation_and_scale(name):
+    torch.manual_seed(0)
+    model = build(name, num_classes=3, clip_len=8, layout="mediapipe33", **SMALL[name]).eval()
+    x = random_skeletons(2, 8, 33, seed=1)
+    moved = x.clone()
+    moved[..., :3] = x[..., :3] * 0.5  # the person twice as far away …
+    moved[..., :2] += torch.tensor([0.2, -0.1])  # … and elsewhere in the frame
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_features(moved), model.forward_features(x), atol=1e-4, rtol=1e-4)
+        # not trivially constant: a different pose gives different features
+        assert not torch.allclose(model.forward_features(random_skeletons(2, 8, 33, seed=2)),
+                                  model.forward_features(x), atol=1e-3)
+
+
+def test_position_features_match_numpy_normalise():
+    layout = get_layout("mediapipe33")
+    x = random_skeletons(1, 7, 33, seed=3)
+    x[0, 4] = 0.0  # a no-person frame
+    feats = SkeletonFeatures(layout)(x)
+    reference = normalise(x[0].numpy(), layout)  # (T, V, 4)
+    np.testing.assert_allclose(feats[0, ..., :3].numpy(), reference[..., :3], atol=1e-5)
+    assert feats.shape == (1, 7, 33, FEATURES)
+
+
+def test_adjacency_is_symmetric_and_normalised():
+    a = normalised_adjacency(get_layout("coco17"))
+    torch.testing.assert_close(a, a.T)
+    assert a.shape == (17, 17) and (a.diagonal() > 0).all()
+    assert torch.linalg.eigvalsh(a).max() <= 1.0 + 1e-5  # spectrum of D^-1/2 (A+I) D^-1/2 lies in (-1, 1]
+
+
+def test_wrong_joint_count_is_a_clear_error():
+    model = build("pose_gru", num_classes=2, layout="coco17", hidden=8)
+    with pytest.raises(ValueError, match=r"\(B, T, 17, 4\)"):
+        model(torch.zeros(1, 4, 33, 4))
