@@ -1,0 +1,137 @@
+"""Skeleton augmentation on raw keypoints (numpy, before the model's own normalisation).
+
+Every transform acts on the sample key ``"keypoints"`` only (``keys = ("keypoints",)``), takes a raw
+``(T, V, 4)`` float array (x, y normalised to the frame, z, visibility) and a seeded ``np.random.Generator``,
+and returns a new ``(T, V, 4)`` array of the same shape — so they compose in any order and may run before or
+after the clip window is sampled. A "no person" joint (all four values 0) stays all zero: geometry is never
+applied to it, so the model's detected mask survives augmentation. The global RNG is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class SkeletonTransform(Protocol):
+    keys: tuple[str, ...]
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
+
+
+def _present(keypoints: np.ndarray) -> np.ndarray:
+    """(T, V) bool: joints that hold a detection (any of x, y, z, visibility non-zero)."""
+    return np.any(keypoints != 0, axis=-1)
+
+
+def _resample(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Pick frames at (fractional) ``positions``, nearest neighbour, clamped to the sequence."""
+    index = np.clip(np.rint(positions), 0, len(keypoints) - 1).astype(np.int64)  # (T,)
+    return keypoints[index].copy()
+
+
+@dataclass(frozen=True)
+class HorizontalFlip:
+    """Mirror the frame: x → 1 − x and swap left/right joints with the layout's flip permutation."""
+
+    flip: tuple[int, ...]
+    """``flip[j]`` is the joint that j becomes when mirrored (``JointLayout.flip``)."""
+    p: float = 0.5
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if len(self.flip) != keypoints.shape[1]:
+            raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[1]}")
+        if rng.random() >= self.p:
+            return keypoints.copy()
+        present = _present(keypoints)
+        out = keypoints.copy()
+        out[..., 0] = np.where(present, 1.0 - keypoints[..., 0], 0.0)
+        return out[:, list(self.flip)]  # the joint at j is the mirror image of the joint at flip[j]
+
+
+@dataclass(frozen=True)
+class RandomAffine:
+    """Small rotation, scale and shift of (x, y) about the skeleton's centre (mean of the present joints)."""
+
+    degrees: float = 10.0
+    scale: tuple[float, float] = (0.9, 1.1)
+    shift: float = 0.05
+    """Largest translation, in frame widths/heights."""
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        present = _present(keypoints)
+        out = keypoints.copy()
+        if not present.any():
+            return out
+        angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
+        factor = rng.uniform(*self.scale)
+        offset = rng.uniform(-self.shift, self.shift, size=2)
+        rotation = factor * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        xy = keypoints[..., :2]  # (T, V, 2)
+        centre = xy[present].mean(axis=0)  # (2,)
+        moved = (xy - centre) @ rotation.T + centre + offset  # (T, V, 2)
+        out[..., :2] = np.where(present[..., None], moved, 0.0)
+        return out
+
+
+@dataclass(frozen=True)
+class TemporalCrop:
+    """Keep a random contiguous part (``min_fraction``..1 of the length) and stretch it back to T frames."""
+
+    min_fraction: float = 0.8
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        length = len(keypoints)
+        span = max(1.0, rng.uniform(self.min_fraction, 1.0) * length)
+        start = rng.uniform(0.0, length - span)
+        return _resample(keypoints, start + np.arange(length) * (span - 1) / max(1, length - 1))
+
+
+@dataclass(frozen=True)
+class SpeedChange:
+    """Play the sequence ``factor`` times faster (> 1) or slower (< 1), keeping T frames (the end is held)."""
+
+    factors: tuple[float, float] = (0.8, 1.25)
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        factor = rng.uniform(*self.factors)
+        return _resample(keypoints, np.arange(len(keypoints)) * factor)
+
+
+@dataclass(frozen=True)
+class JointDropout:
+    """Zero each present joint with probability ``p`` (a missed detection of that joint)."""
+
+    p: float = 0.05
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        drop = rng.random(keypoints.shape[:2]) < self.p  # (T, V)
+        out = keypoints.copy()
+        out[drop] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Apply transforms in order with the same generator."""
+
+    transforms: tuple[SkeletonTransform, ...]
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = np.asarray(keypoints, dtype=np.float32)
+        for transform in self.transforms:
+            out = transform(out, rng)
+        return out.astype(np.float32, copy=False)
+
+
+def default_augment(flip: Sequence[int]) -> Compose:
+    """The training augmentation of the keypoint stream for a layout with flip permutation ``flip``."""
+    return Compose((HorizontalFlip(tuple(flip)), RandomAffine(), TemporalCrop(), SpeedChange(), JointDropout()))

@@ -1,0 +1,80 @@
+"""Skeleton augmentation: the flip swaps joints, geometry keeps missing joints at zero, shapes and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twostream.pose.skeleton import get_layout
+from twostream.streams.skeleton_aug import (
+    Compose, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop, default_augment,
+)
+
+
+def skeleton(t: int = 10, v: int = 33, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    kp = rng.uniform(0.2, 0.8, size=(t, v, 4)).astype(np.float32)
+    return kp
+
+
+@pytest.mark.parametrize("layout_name", ["mediapipe33", "coco17"])
+def test_flip_swaps_left_and_right_and_mirrors_x(layout_name):
+    layout = get_layout(layout_name)
+    kp = skeleton(v=layout.num_joints)
+    out = HorizontalFlip(layout.flip, p=1.0)(kp, np.random.default_rng(0))
+    left, right = layout.index("left_wrist"), layout.index("right_wrist")
+    # the new left wrist is the old right wrist, mirrored
+    np.testing.assert_allclose(out[:, left, 0], 1.0 - kp[:, right, 0], atol=1e-6)
+    np.testing.assert_allclose(out[:, left, 1:], kp[:, right, 1:])
+    np.testing.assert_allclose(out[:, right, 0], 1.0 - kp[:, left, 0], atol=1e-6)
+    nose = layout.index("nose")
+    np.testing.assert_allclose(out[:, nose, 0], 1.0 - kp[:, nose, 0], atol=1e-6)
+    # flipping twice is the identity
+    np.testing.assert_allclose(HorizontalFlip(layout.flip, p=1.0)(out, np.random.default_rng(0)), kp, atol=1e-6)
+
+
+def test_flip_with_p_zero_is_identity_and_keeps_missing_frames_zero():
+    flip = get_layout("coco17").flip
+    kp = skeleton(v=17)
+    kp[3] = 0.0
+    np.testing.assert_array_equal(HorizontalFlip(flip, p=0.0)(kp, np.random.default_rng(0)), kp)
+    assert (HorizontalFlip(flip, p=1.0)(kp, np.random.default_rng(0))[3] == 0).all()
+
+
+TRANSFORMS = [RandomAffine(degrees=20), TemporalCrop(0.5), SpeedChange((0.5, 2.0)), JointDropout(0.2),
+              default_augment(get_layout("coco17").flip)]
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS, ids=lambda t: type(t).__name__)
+def test_transforms_keep_shape_key_and_no_person_frames(transform):
+    kp = skeleton(t=12, v=17)
+    kp[5] = 0.0
+    out = transform(kp, np.random.default_rng(1))
+    assert out.shape == kp.shape and np.isfinite(out).all()
+    assert transform.keys == ("keypoints",)
+    blank = transform(np.zeros((12, 17, 4), np.float32), np.random.default_rng(1))
+    assert (blank == 0).all(), "a window with nobody in it must stay empty"
+    # seeded: same generator state → same result; never the global RNG
+    again = transform(kp, np.random.default_rng(1))
+    np.testing.assert_array_equal(out, again)
+
+
+def test_affine_changes_geometry_but_not_visibility():
+    kp = skeleton(v=17)
+    out = RandomAffine(degrees=15, scale=(0.8, 1.2), shift=0.1)(kp, np.random.default_rng(3))
+    assert not np.allclose(out[..., :2], kp[..., :2])
+    np.testing.assert_array_equal(out[..., 2:], kp[..., 2:])
+
+
+def test_speed_change_faster_reaches_later_frames():
+    kp = np.zeros((10, 1, 4), np.float32)
+    kp[:, 0, 0] = np.arange(10) / 10 + 0.05  # x encodes the frame number
+    out = SpeedChange((2.0, 2.0))(kp, np.random.default_rng(0))
+    np.testing.assert_allclose(out[:5, 0, 0], kp[[0, 2, 4, 6, 8], 0, 0])
+    assert (out[5:, 0, 0] == kp[9, 0, 0]).all()  # the end is held
+
+
+def test_compose_applies_in_order():
+    flip = HorizontalFlip(get_layout("coco17").flip, p=1.0)
+    kp = skeleton(v=17)
+    np.testing.assert_allclose(Compose((flip, flip))(kp, np.random.default_rng(0)), kp, atol=1e-6)
