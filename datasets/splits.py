@@ -1,0 +1,134 @@
+"""Train / validation / test splits: UCF101's official split files, or a group-keeping stratified split.
+
+Official files (as distributed in ``UCF101TrainTestSplits-RecognitionTask.zip``, CRLF line endings):
+``classInd.txt`` (``1 ApplyEyeMakeup``, 1-based), ``trainlist0K.txt`` (``ApplyEyeMakeup/v_..._g08_c01.avi 1``)
+and ``testlist0K.txt`` (``ApplyEyeMakeup/v_..._g01_c01.avi``, no label), K in 1..3. Validation is always
+carved from the training side, whole groups at a time, so it never holds a test video or a test actor.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twostream.datasets.folder import VideoItem, make_item, scan_class_folders
+
+SPLIT_SUBDIR = "ucfTrainTestlist"
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset's classes and its three disjoint item lists."""
+
+    classes: tuple[str, ...]
+    """Class names; ``VideoItem.label`` indexes this tuple."""
+    train: tuple[VideoItem, ...]
+    val: tuple[VideoItem, ...]
+    test: tuple[VideoItem, ...]
+
+
+def find_split_dir(root: Path, split_dir: str | Path | None = None) -> Path | None:
+    """The folder holding ``classInd.txt``: ``split_dir`` (must hold it), else ``root``, else
+    ``root/ucfTrainTestlist``; ``None`` when there is none."""
+    if split_dir is not None:
+        split_dir = Path(split_dir)
+        if not (split_dir / "classInd.txt").is_file():
+            raise FileNotFoundError(f"no classInd.txt in split folder {split_dir}; point --split-dir at the "
+                                    f"unzipped ucfTrainTestlist folder")
+        return split_dir
+    for candidate in (root, root / SPLIT_SUBDIR):
+        if (candidate / "classInd.txt").is_file():
+            return candidate
+    return None
+
+
+def _lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(1-based line number, whitespace-split fields) of each non-blank line; tolerates CRLF and a BOM."""
+    text = path.read_text(encoding="utf-8-sig")
+    return [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def read_class_index(path: Path) -> tuple[str, ...]:
+    """Class names in ``classInd.txt`` order (its 1-based numbers must run 1, 2, 3, …)."""
+    classes = []
+    for n, fields in _lines(path):
+        if len(fields) != 2 or not fields[0].isdigit() or int(fields[0]) != len(classes) + 1:
+            raise ValueError(f"{path}:{n}: expected '<{len(classes) + 1}> <ClassName>', got {' '.join(fields)!r}")
+        classes.append(fields[1])
+    if not classes:
+        raise ValueError(f"{path} lists no classes")
+    return tuple(classes)
+
+
+def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[VideoItem, ...]:
+    """Items of a train/test list; the label comes from the class folder and must agree with a label column."""
+    index = {name: i for i, name in enumerate(classes)}
+    folded = {name.lower(): i for i, name in enumerate(classes)}
+    items, missing = [], []
+    for n, fields in _lines(path):
+        rel = fields[0].replace("\\", "/")
+        class_name = rel.partition("/")[0]
+        label = index.get(class_name, folded.get(class_name.lower()))
+        if len(fields) > 2 or label is None or "/" not in rel:
+            raise ValueError(f"{path}:{n}: expected '<ClassName>/<video> [label]' with a class of classInd.txt, "
+                             f"got {' '.join(fields)!r}")
+        if len(fields) == 2 and fields[1] != str(label + 1):
+            raise ValueError(f"{path}:{n}: label {fields[1]} disagrees with class {class_name!r} "
+                             f"(number {label + 1} in classInd.txt)")
+        item = make_item(root, rel, label)
+        if not item.path.is_file():
+            missing.append((n, item.path))
+        items.append(item)
+    if missing:
+        n, first = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"{path}:{n}: video {first} not found{more}; check the dataset root {root}")
+    return tuple(items)
+
+
+def group_split(items: tuple[VideoItem, ...], fraction: float,
+                rng: np.random.Generator) -> tuple[tuple[VideoItem, ...], tuple[VideoItem, ...]]:
+    """Split ``items`` into (kept, held_out), holding out about ``fraction`` of each class's groups.
+
+    Whole groups move together; a class with a single group stays entirely in ``kept``. Deterministic for a
+    given ``rng`` state; the order of ``items`` is preserved on both sides.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
+    groups_by_class: dict[int, list[str]] = defaultdict(list)
+    for item in items:
+        if item.group not in groups_by_class[item.label]:
+            groups_by_class[item.label].append(item.group)
+    held: set[str] = set()
+    for label in sorted(groups_by_class):
+        groups = sorted(groups_by_class[label])
+        count = min(len(groups) - 1, max(1, round(fraction * len(groups)))) if fraction > 0 else 0
+        held.update(groups[i] for i in rng.permutation(len(groups))[:count])
+    return (tuple(i for i in items if i.group not in held), tuple(i for i in items if i.group in held))
+
+
+def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = None, val_fraction: float = 0.1,
+               seed: int = 0, test_fraction: float = 0.3) -> Split:
+    """The ``split``-th official UCF101 split when its files are found (see ``find_split_dir``), otherwise a
+    deterministic class-stratified split of ``root/<Class>/<video>`` holding out ``test_fraction`` of each
+    class's groups. ``val_fraction`` of the training groups become the validation set in both cases."""
+    root = Path(root)
+    if split not in (1, 2, 3):
+        raise ValueError(f"split must be 1, 2 or 3 (UCF101 has three official splits), got {split}")
+    rng = np.random.default_rng(seed)
+    folder = find_split_dir(root, split_dir)
+    if folder is not None:
+        classes = read_class_index(folder / "classInd.txt")
+        lists = [folder / f"{kind}list{split:02d}.txt" for kind in ("train", "test")]
+        for path in lists:
+            if not path.is_file():
+                raise FileNotFoundError(f"split file {path} not found beside {folder / 'classInd.txt'}")
+        train, test = (read_split_list(path, root, classes) for path in lists)
+    else:
+        classes, items = scan_class_folders(root)
+        train, test = group_split(items, test_fraction, rng)
+    train, val = group_split(train, val_fraction, rng)
+    return Split(classes, train, val, test)
