@@ -1,17 +1,66 @@
-"""`twostream extract`: not implemented yet."""
+"""`twostream extract`: MediaPipe keypoints for every video of a dataset, cached beside each video."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
-from twostream.errors import TwostreamError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-HELP = "(not implemented yet)"
+from twostream.cli.console import console
+from twostream.pose.extract import ExtractConfig, ExtractReport, VideoResult, extract_dataset, parse_shard
+
+HELP = "extract MediaPipe body keypoints for every video under ROOT into <video>.pose.npz caches"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("root", metavar="ROOT", help="dataset folder (searched recursively) or one video file")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes extracting in parallel (1 = in this process)")
+    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                        help="take only the I-th of N round-robin shares of the sorted videos (1-based)")
+    parser.add_argument("--every", type=int, default=1, metavar="K", help="process every K-th frame")
+    parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
+                        help="MediaPipe Pose model: 0 lite, 1 full, 2 heavy")
+    parser.add_argument("--force", action="store_true", help="redo videos whose cache is up to date")
+    parser.epilog = "Exit status: 0 when every video was extracted or skipped, 1 when any failed."
+
+
+def _print_summary(report: ExtractReport) -> None:
+    table = Table(title=f"keypoint extraction — {report.root}")
+    for column in ("extracted", "skipped", "failed", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(report.count(s)) for s in ("extracted", "skipped", "failed")), f"{report.seconds:.1f}")
+    console.print(table)
+    failed = [r for r in report.results if r.status == "failed"]
+    for result in failed[:20]:
+        console.print(f"[red]failed[/] {result.video}: {result.reason}", highlight=False, soft_wrap=True)
+    if len(failed) > 20:
+        console.print(f"… and {len(failed) - 20} more failures")
+    if report.report_path is not None:
+        console.print(f"report: {report.report_path}", highlight=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream extract` is not implemented yet")
+    config = ExtractConfig(workers=args.workers, shard=args.shard, every=args.every,
+                           model_complexity=args.model_complexity, force=args.force)
+    columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
+               TextColumn("{task.fields[fps]:.1f} frames/s"), TimeRemainingColumn())
+    frames = 0
+    start = time.perf_counter()
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("extract", total=None, fps=0.0)
+
+        def on_start(n_videos: int) -> None:
+            progress.update(task, total=n_videos)
+
+        def on_result(result: VideoResult) -> None:
+            nonlocal frames
+            frames += result.frames if result.status == "extracted" else 0
+            progress.update(task, advance=1, fps=frames / max(time.perf_counter() - start, 1e-9))
+
+        report = extract_dataset(args.root, config, on_start=on_start, on_result=on_result)
+    _print_summary(report)
+    return 0 if report.ok else 1
