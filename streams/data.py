@@ -1,0 +1,82 @@
+"""Datasets for a stream, chosen by what the stream reads (its ``InputSpec``): clips of videos or skeletons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+from torch.utils.data import Dataset
+
+from twostream.errors import VideoReadError
+from twostream.streams.base import InputSpec
+
+
+class DatasetBundle(NamedTuple):
+    """Train / validation / test datasets over one class list; ``val`` may be None or empty."""
+
+    classes: tuple[str, ...]
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    dropped: tuple[str, ...] = ()
+    """Videos left out because they could not be read (relative paths), to be reported to the user."""
+    meta: dict[str, Any] | None = None
+    """Where the data came from (``root``, ``split``, …), recorded in the run's ``config.json``."""
+
+
+def _readable(items: Sequence, probe: Callable) -> tuple[list, list[str]]:
+    kept, dropped = [], []
+    for item in items:
+        try:
+            info = probe(item.path)
+            if info.num_frames < 1:
+                raise VideoReadError(f"{item.path} has no frames")
+            kept.append(item)
+        except VideoReadError:
+            dropped.append(str(item.rel))
+    return kept, dropped
+
+
+def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
+                   clips_per_video: int = 1, train_split: str | None = None, test_split: str | None = None,
+                   val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True) -> DatasetBundle:
+    """Datasets for a stream that reads ``spec.key``.
+
+    Video streams: ``ClipDataset`` over ``load_split(root, split, split_dir)``; test and validation clips use
+    ``clips_per_video`` evenly spaced clips. Videos that cannot be probed are dropped up front and named in
+    ``DatasetBundle.dropped`` (instead of failing mid-epoch). Keypoint streams: delegated to
+    ``streams.keypoint_data.build_keypoint_datasets`` (``root`` may then be a skeleton pickle).
+    """
+    if spec.key == "keypoints":
+        from twostream.streams.keypoint_data import build_keypoint_datasets
+
+        return build_keypoint_datasets(root, spec=spec, split=split, train_split=train_split,
+                                       test_split=test_split, seed=seed)
+    if train_split is not None or test_split is not None:
+        raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
+                         "--split K (and --split-dir D)")
+    from twostream.datasets.clips import ClipDataset
+    from twostream.datasets.splits import load_split
+    from twostream.datasets.video import probe
+
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist; expected ROOT/<Class>/<video> "
+                                "(try `twostream synth OUT` for a small one)")
+    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed)
+    parts, dropped = {}, []
+    for name in ("train", "val", "test"):
+        items = list(getattr(s, name))
+        if check_videos:
+            items, bad = _readable(items, probe)
+            dropped += bad
+        parts[name] = items
+    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed)
+    make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
+                                            **common) if items else None
+    if not parts["train"]:
+        raise ValueError(f"no readable training videos under {root} (split {split}); check the folder layout")
+    meta = {"root": str(root.resolve()), "split": split, "split_dir": str(split_dir) if split_dir else None,
+            "val_fraction": val_fraction, "seed": seed}
+    return DatasetBundle(tuple(s.classes), make(parts["train"], True), make(parts["val"], False),
+                         make(parts["test"], False), tuple(dropped), meta)
