@@ -1,17 +1,64 @@
-"""`twostream live`: not implemented yet."""
+"""`twostream live`: a trained, fused or exported run on a webcam, a video file or a stream, annotated live."""
 
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 
+from twostream.cli.console import console, warn
+from twostream.fusion import live
+from twostream.fusion.capture import FrameSource
+from twostream.fusion.sinks import AnnotatedWriter, PredictionLog, Window, display_available
 from twostream.errors import TwostreamError
 
-HELP = "(not implemented yet)"
+HELP = "Recognise actions live from a webcam, video file or stream URL, with skeleton and top-5 overlay."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("run_dir", help="training run, fused run, or ONNX export folder (with export.json)")
+    parser.add_argument("--source", default="0", help="webcam index, video file or stream URL")
+    parser.add_argument("--no-window", action="store_true", help="do not open a window (headless)")
+    parser.add_argument("--output", help="write the annotated video here (.mp4)")
+    parser.add_argument("--log", help="write one JSON line per prediction here (.jsonl)")
+    parser.add_argument("--stride", type=int, default=8, help="run the models every K frames")
+    parser.add_argument("--max-hz", type=float, default=None, help="at most N predictions per second")
+    parser.add_argument("--smooth", type=int, default=4, help="average the last M fused predictions")
+    parser.add_argument("--frame-step", type=int, default=1, help="feed the models every Nth recent frame")
+    parser.add_argument("--loop", action="store_true", help="repeat a video file until stopped")
+    parser.add_argument("--fast", action="store_true", help="read a file as fast as possible, not at its fps")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="file only: every frame in order, inference inline on every K-th (reproducible)")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
+                        help="MediaPipe model: 0 lite (fastest), 1 full, 2 heavy")
+    parser.add_argument("--device", default="cpu", help="torch device for PyTorch runs")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream live` is not implemented yet")
+    config = live.LiveConfig(
+        stride=args.stride, max_hz=args.max_hz, smooth=args.smooth, frame_step=args.frame_step,
+        deterministic=args.deterministic, max_frames=args.max_frames, pose_complexity=args.pose_complexity,
+    )
+    if not args.no_window and not display_available():
+        raise TwostreamError("no display available for the live window; run headless with "
+                             "--no-window --output annotated.mp4 (and/or --log preds.jsonl)")
+    if args.no_window and not (args.output or args.log):
+        warn("--no-window without --output or --log: predictions are computed but not saved")
+    predictor = live.open_predictor(args.run_dir, device=args.device)
+    with ExitStack() as stack:
+        source = stack.enter_context(FrameSource(args.source, loop=args.loop,
+                                                 realtime=not (args.fast or args.deterministic)))
+        writer = stack.enter_context(AnnotatedWriter(args.output, source.fps)) if args.output else None
+        log = stack.enter_context(PredictionLog(args.log)) if args.log else None
+        window = None if args.no_window else stack.enter_context(Window())
+        classes = list(predictor.classes)
+        engine = live.LiveEngine(predictor, config, on_prediction=(
+            (lambda result: log.write(live.prediction_record(result, classes))) if log else None))
+        stats = engine.run(source, writer=writer, window=window)
+    console.print(
+        f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
+        f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
+    for label, path in (("annotated video", args.output), ("prediction log", args.log)):
+        if path:
+            console.print(f"{label}: {path}", highlight=False)
+    return 0

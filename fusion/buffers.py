@@ -164,7 +164,13 @@ class LatestSlot(Generic[T]):
             if not self._cond.wait_for(lambda: self._fresh, timeout):
                 return None
             self._fresh = False
+            self._cond.notify_all()  # a producer in wait_taken() may go on
             return self._value
+
+    def wait_taken(self, timeout: float | None = None) -> bool:
+        """Wait until the current value has been taken (for a lossless producer); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._fresh, timeout)
 
     def wake(self) -> None:
         """Wake every waiter (used on shutdown; they see no fresh value and return ``None``)."""

@@ -1,0 +1,343 @@
+"""The live fused demo's engine: capture thread → pose on every frame → two ring buffers → inference on a stride
+→ smoothed latest result → annotated frame (window, video file) and a JSON-lines log.
+
+Threaded (a camera, a stream, a file played in real time): capture, the per-frame work and inference run in
+three threads that hand over through single-value ``LatestSlot``s, so a slow stage makes the one before it drop
+(counted), never queue. ``deterministic`` (files only): every frame in order, inference inline on exactly every
+``stride``-th frame, so the logged scores are reproducible and equal the offline prediction on the same frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple, Protocol
+
+import numpy as np
+import torch
+
+from twostream.errors import CheckpointError
+from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
+from twostream.fusion.capture import CaptureThread, Frame, FrameSource
+from twostream.fusion.overlay import draw_overlay, top_k
+
+_QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
+
+
+class Predictor(Protocol):
+    """What the engine needs of ``fusion.run.RunPredictor`` (or the ONNX one in ``fusion.export``)."""
+
+    classes: list[str]
+    specs: dict[str, Any]
+
+    def predict_window(self, video=None, keypoints=None): ...
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """How the engine schedules work; CLI flags map one to one."""
+
+    stride: int = 8
+    """Run inference every ``stride`` frames (once the buffers are full)."""
+    max_hz: float | None = None
+    """At most this many inferences per second (``None``: no cap)."""
+    smooth: int = 4
+    """Average the fused probabilities of the last ``smooth`` predictions (1 = no smoothing)."""
+    frame_step: int = 1
+    """Feed the models every ``frame_step``-th frame of the recent past (to span more time per window)."""
+    deterministic: bool = False
+    """Every frame, in order, inference inline: reproducible (file sources only)."""
+    max_frames: int | None = None
+    """Stop after this many frames (``None``: until the end, ``q`` or Ctrl-C)."""
+    pose_complexity: int = 1
+    """MediaPipe model complexity: 0 lite (fastest), 1 full, 2 heavy."""
+
+    def __post_init__(self) -> None:
+        for name in ("stride", "smooth", "frame_step"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_hz is not None and self.max_hz <= 0:
+            raise ValueError(f"--max-hz must be > 0, got {self.max_hz}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
+
+
+class LivePrediction(NamedTuple):
+    frame_index: int  # last frame of the window
+    first_frame: int  # first frame of the window (the longer of the two streams')
+    timestamp: float  # capture time (perf_counter) of the window's last frame
+    fused: np.ndarray  # (C,) fused probabilities, averaged over the last ``smooth`` predictions
+    fused_raw: np.ndarray  # (C,) this window's fused probabilities
+    per_stream: dict[str, np.ndarray]  # stream name → (C,) probabilities for this window
+    detected_fraction: float  # share of the pose window's frames with a person (1.0 for RGB-only runs)
+    latency_ms: float  # capture of the window's last frame → prediction ready
+
+
+@dataclass
+class LiveStats:
+    """Counters and recent timings of a run (bounded: the deques keep the latest samples only)."""
+
+    frames: int = 0  # frames processed and emitted
+    dropped: int = 0  # frames captured but overwritten before processing
+    predictions: int = 0
+    skipped_inferences: int = 0  # snapshots overwritten while the worker was busy
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))  # capture → annotated frame out
+    _frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
+    _prediction_times: deque = field(default_factory=lambda: deque(maxlen=20))
+
+    @staticmethod
+    def _rate(times: deque) -> float:
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+    @property
+    def fps(self) -> float:
+        return self._rate(self._frame_times)
+
+    @property
+    def prediction_hz(self) -> float:
+        return self._rate(self._prediction_times)
+
+    def latency_percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+def _buffer_specs(specs: dict[str, Any], step: int) -> tuple[BufferSpec | None, BufferSpec | None]:
+    video, keypoints = specs.get("video"), specs.get("keypoints")
+    if video is None and keypoints is None:
+        raise CheckpointError(f"the run has no 'video' or 'keypoints' stream (specs: {sorted(specs)})")
+    joints = _live_layout(keypoints.layout).num_joints if keypoints else 0
+    return (BufferSpec(video.clip_len, (3, video.size, video.size), step) if video else None,
+            BufferSpec(keypoints.clip_len, (joints, 4), step) if keypoints else None)
+
+
+def _live_layout(name: str | None):
+    """The joint layout the pose model wants, fed from MediaPipe-33 (converted to COCO-17 if asked)."""
+    from twostream.pose.skeleton import MEDIAPIPE_33, get_layout
+
+    if name in (None, MEDIAPIPE_33.name, "coco17"):
+        return get_layout(name or MEDIAPIPE_33.name)
+    raise CheckpointError(f"the pose model wants {name!r} keypoints; the live demo makes MediaPipe-33 "
+                          f"(or COCO-17 from them): retrain the pose stream on mediapipe33 or coco17 keypoints")
+
+
+class LiveEngine:
+    """Runs a predictor over a ``FrameSource``; ``on_prediction`` is called (from the worker) for each result."""
+
+    def __init__(self, predictor: Predictor, config: LiveConfig = LiveConfig(), *,
+                 on_prediction: Callable[[LivePrediction], None] | None = None):
+        self.predictor, self.config, self.on_prediction = predictor, config, on_prediction
+        self.classes = list(predictor.classes)
+        self.video_spec, self.keypoint_spec = predictor.specs.get("video"), predictor.specs.get("keypoints")
+        self.buffer = DualFrameBuffer(*_buffer_specs(predictor.specs, config.frame_step))
+        self.layout = _live_layout(self.keypoint_spec.layout) if self.keypoint_spec else None
+        self.results: LatestSlot[LivePrediction] = LatestSlot()
+        self.stats = LiveStats()
+        self._requests: LatestSlot[Snapshot] = LatestSlot()
+        self._history: deque[np.ndarray] = deque(maxlen=config.smooth)
+        self._since_request = 1 << 30  # the first full window is due at once
+        self._last_request = -float("inf")
+        self._stop = threading.Event()
+        self._worker_error: BaseException | None = None
+        self._capture: CaptureThread | None = None
+        self._pose = None
+
+    def ingest(self, frame: Frame) -> np.ndarray | None:
+        """Pose + preprocessing of one frame into the buffers; returns its MediaPipe (33, 4) landmarks or None."""
+        import cv2
+
+        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3)
+        pixels = landmarks = keypoints = None
+        if self.video_spec is not None:
+            from twostream.datasets.transforms import frames_to_tensor
+
+            s = self.video_spec
+            pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
+        if self.keypoint_spec is not None:
+            landmarks = self._pose.process(rgb)[0]  # (33, 4)
+            keypoints = landmarks if self.layout.num_joints == 33 else _to_coco17(landmarks)  # (V, 4)
+        self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=keypoints)
+        return landmarks
+
+    def _due(self) -> bool:
+        self._since_request += 1
+        if not self.buffer.ready or self._since_request < self.config.stride:
+            return False
+        now = time.perf_counter()
+        if self.config.max_hz is not None and now - self._last_request < 1.0 / self.config.max_hz:
+            return False
+        self._since_request, self._last_request = 0, now
+        return True
+
+    def infer(self, snap: Snapshot) -> LivePrediction:
+        """Both streams on one snapshot, smoothed over the last ``smooth`` windows."""
+        video = torch.from_numpy(snap.video) if snap.video is not None else None  # (T, 3, S, S)
+        with torch.inference_mode():
+            pred = self.predictor.predict_window(video=video, keypoints=snap.keypoints)
+        fused = np.asarray(pred.fused, np.float64)  # (C,)
+        if fused.shape != (len(self.classes),):
+            raise CheckpointError(f"the model scores {fused.shape[-1]} classes but the run lists "
+                                  f"{len(self.classes)}: the run directory's checkpoints do not match")
+        self._history.append(fused)
+        spans = [s.span for s in (self.buffer.video_spec, self.buffer.keypoint_spec) if s]
+        return LivePrediction(
+            snap.frame_index, snap.frame_index - max(spans) + 1, snap.timestamp, np.mean(self._history, axis=0),
+            fused, {k: np.asarray(v, np.float64) for k, v in pred.per_stream.items()},
+            float(getattr(pred, "pose_detected_fraction", 1.0)), (time.perf_counter() - snap.timestamp) * 1e3)
+
+    def _publish(self, result: LivePrediction) -> None:
+        self.results.put(result)
+        self.stats.predictions += 1
+        self.stats._prediction_times.append(time.perf_counter())
+        if self.on_prediction is not None:
+            self.on_prediction(result)
+
+    def annotate(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
+        from twostream.pose.skeleton import MEDIAPIPE_33
+
+        result = self.results.peek()
+        status = [f"{self.stats.fps:4.1f} fps  {self.stats.prediction_hz:3.1f} pred/s"]
+        if result is None:
+            status.append("filling buffers ...")
+            fused, streams = [], {}
+        else:
+            status.append(f"latency {result.latency_ms:.0f} ms  person {result.detected_fraction:.0%}")
+            fused = top_k(result.fused, self.classes, 5)
+            streams = {k: top_k(v, self.classes, 1)[0] for k, v in result.per_stream.items()}
+        return draw_overlay(image, keypoints=landmarks, layout=MEDIAPIPE_33, fused=fused, streams=streams,
+                            status=status)
+
+    def run(self, source: FrameSource, *, writer=None, window=None) -> LiveStats:
+        """Play ``source`` to the end (or ``max_frames``, ``q``); annotated frames go to ``writer`` / ``window``.
+
+        Threads are joined and the writer left to its owner's ``with`` block however the run ends; an error in
+        the capture or inference thread is raised here, after the shutdown.
+        """
+        if self.config.deterministic and not source.is_file:
+            raise ValueError("--deterministic needs a video file source (--source clip.mp4), not a camera or URL")
+        with self._pose_estimator():
+            if self.config.deterministic:
+                self._run_inline(source, writer, window)
+            else:
+                self._run_threaded(source, writer, window)
+        if self._worker_error is not None:
+            raise self._worker_error
+        return self.stats
+
+    def _pose_estimator(self):
+        from contextlib import nullcontext
+
+        if self.keypoint_spec is None:
+            return nullcontext()
+        from twostream.pose.landmarks import PoseEstimator
+
+        self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
+        return self._pose
+
+    def _run_inline(self, source: FrameSource, writer, window) -> None:
+        while self.config.max_frames is None or self.stats.frames < self.config.max_frames:
+            frame = source.read()
+            if frame is None or not self._step(frame, writer, window, inline=True):
+                break
+
+    def _run_threaded(self, source: FrameSource, writer, window) -> None:
+        frames: LatestSlot[Frame] = LatestSlot()
+        self._capture = capture = CaptureThread(source, frames, self.config.max_frames)
+        worker = threading.Thread(target=self._worker, name="twostream-inference", daemon=True)
+        capture.start()
+        worker.start()
+        try:
+            while self._worker_error is None:
+                frame = frames.take(timeout=0.1)
+                if frame is None and capture.finished.is_set():
+                    frame = frames.take(timeout=0)  # one last frame may have landed just before it finished
+                    if frame is None:
+                        break
+                if frame is not None and not self._step(frame, writer, window, inline=False):
+                    break
+        finally:
+            capture.stop()
+            self._stop.set()
+            self._requests.wake()
+            capture.join()
+            worker.join()
+            self.stats.dropped = frames.overwritten
+            self.stats.skipped_inferences = self._requests.overwritten
+        if capture.error is not None:
+            raise capture.error
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            snap = self._requests.take(timeout=0.1)
+            if snap is None:
+                continue
+            try:
+                self._publish(self.infer(snap))
+            except BaseException as exc:  # reported by run() after the shutdown
+                self._worker_error = exc
+                return
+
+    def _step(self, frame: Frame, writer, window, *, inline: bool) -> bool:
+        """One frame through pose, buffers, (maybe) inference and the outputs; False when the user quits."""
+        landmarks = self.ingest(frame)
+        if self._due():
+            snap = self.buffer.snapshot()
+            if inline:
+                self._publish(self.infer(snap))
+            else:
+                self._requests.put(snap)  # the worker takes the newest; an unserved older one is overwritten
+        image = self.annotate(frame.image, landmarks)
+        if writer is not None:
+            writer.write(image)
+        keep_going = self._show(window, image) if window is not None else True
+        self.stats.frames += 1
+        now = time.perf_counter()
+        self.stats._frame_times.append(now)
+        self.stats.latencies_ms.append((now - frame.timestamp) * 1e3)
+        return keep_going
+
+    def _show(self, window, image: np.ndarray) -> bool:
+        key = window.show(image)
+        if key == _PAUSE_KEY:
+            if self._capture is not None:
+                self._capture.paused.set()
+            while (key := window.show(image)) not in (_PAUSE_KEY, *_QUIT_KEYS):
+                time.sleep(0.02)
+            if self._capture is not None:
+                self._capture.paused.clear()
+        return key not in _QUIT_KEYS
+
+
+def _to_coco17(landmarks: np.ndarray) -> np.ndarray:
+    from twostream.pose.skeleton import mediapipe33_to_coco17
+
+    return mediapipe33_to_coco17(landmarks)  # (17, 4)
+
+
+def prediction_record(result: LivePrediction, classes: list[str], k: int = 5) -> dict[str, Any]:
+    """One JSON-able log line: frame indices, time, fused top-k and every stream's full probability vector."""
+    return {
+        "frame": result.frame_index,
+        "window": [result.first_frame, result.frame_index],
+        "time": round(result.timestamp, 4),
+        "latency_ms": round(result.latency_ms, 2),
+        "top5": [[name, round(score, 6)] for name, score in top_k(result.fused, classes, k)],
+        "fused": result.fused.tolist(),
+        "fused_raw": result.fused_raw.tolist(),
+        "per_stream": {name: p.tolist() for name, p in result.per_stream.items()},
+        "pose_detected_fraction": result.detected_fraction,
+    }
+
+
+def open_predictor(run_dir, device: str = "cpu") -> Predictor:
+    """A training run, a fused run (``fusion.run.load_run``) or an ONNX export (a folder with export.json)."""
+    from pathlib import Path
+
+    if (Path(run_dir) / "export.json").is_file():
+        from twostream.fusion.export import load_onnx_run
+
+        return load_onnx_run(run_dir)
+    from twostream.fusion.run import load_run
+
+    return load_run(run_dir, device=device)

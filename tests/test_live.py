@@ -1,0 +1,183 @@
+"""The live engine and `twostream live`: headless output with every frame, clean failures, bounded hand-over.
+
+These use a private stand-in predictor (scores computed from the window's pixels / keypoints) so they test the
+engine, not a model; ``test_live_offline.py`` runs a real tiny run end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from twostream.cli.main import main
+from twostream.errors import VideoReadError
+from twostream.fusion import live
+from twostream.fusion.capture import FrameSource
+from twostream.fusion.sinks import AnnotatedWriter
+from twostream.streams.base import InputSpec
+
+MEAN, STD = (0.4, 0.4, 0.4), (0.2, 0.2, 0.2)
+
+
+class StandInPredictor:
+    """``RunPredictor``'s interface; the fused scores are a softmax of the window's per-frame means."""
+
+    def __init__(self, keys=("video",), clip_len=4, fail_after=None):
+        self.classes = ["wave", "jump", "sit"]
+        self.specs = {}
+        if "video" in keys:
+            self.specs["video"] = InputSpec("video", clip_len, 16, MEAN, STD)
+        if "keypoints" in keys:
+            self.specs["keypoints"] = InputSpec("keypoints", clip_len, layout="mediapipe33")
+        self.calls, self.fail_after = [], fail_after
+
+    def predict_window(self, video=None, keypoints=None):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise RuntimeError("model exploded")
+        self.calls.append((video, keypoints))
+        x = np.zeros(3)
+        if video is not None:
+            means = np.asarray(video).mean(axis=(1, 2, 3))  # (T,)
+            x = x + np.array([means.mean(), means[-1], means[0]]) * np.arange(1, 4)
+        z = np.exp(x - x.max())
+        probs = z / z.sum()
+        return SimpleNamespace(fused=probs, per_stream={"rgb": probs}, pose_detected_fraction=1.0)
+
+
+def _count_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    cap.release()
+    return count
+
+
+def _live(monkeypatch, predictor, *argv) -> int:
+    monkeypatch.setattr(live, "open_predictor", lambda run_dir, device="cpu": predictor)
+    return main(["live", "RUN", *argv])
+
+
+def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, make_video, monkeypatch):
+    video = make_video(tmp_path / "in.avi", num_frames=20, size=(160, 120))
+    out, log = tmp_path / "annotated.mp4", tmp_path / "preds.jsonl"
+    predictor = StandInPredictor(clip_len=4)
+    assert _live(monkeypatch, predictor, "--source", str(video), "--no-window", "--output", str(out),
+                 "--log", str(log), "--stride", "5", "--smooth", "1", "--deterministic") == 0
+    assert _count_frames(out) == 20
+    assert not list(tmp_path.glob(".*partial*"))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["frame"] for r in records] == [3, 8, 13, 18]  # first full window, then every 5th frame
+    assert records[0]["window"] == [0, 3]
+    assert len(records[0]["top5"]) == 3 and set(records[0]["per_stream"]) == {"rgb"}
+    np.testing.assert_allclose(records[0]["fused"], records[0]["fused_raw"])
+    # the overlay panel (top-left) differs from the input; the bottom-right corner is untouched
+    ours = cv2.VideoCapture(str(out))
+    theirs = cv2.VideoCapture(str(video))
+    for _ in range(10):
+        a, b = ours.read()[1].astype(int), theirs.read()[1].astype(int)
+    assert np.abs(a[:30, :60] - b[:30, :60]).mean() > 10
+    assert np.abs(a[-20:, -20:] - b[-20:, -20:]).mean() < 10
+
+
+def test_threaded_run_processes_or_counts_every_frame(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=30)
+    predictor = StandInPredictor(clip_len=4)
+    engine = live.LiveEngine(predictor, live.LiveConfig(stride=2, smooth=3))
+    with FrameSource(video, realtime=False) as source:
+        stats = engine.run(source)
+    assert stats.frames + stats.dropped == 30
+    assert stats.predictions >= 1 and stats.predictions + stats.skipped_inferences <= 30
+    assert len(stats.latencies_ms) == stats.frames
+    assert engine.results.peek().fused.shape == (3,)
+
+
+def test_smoothing_averages_the_last_m_windows(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=12)
+    results = []
+    engine = live.LiveEngine(StandInPredictor(clip_len=2), live.LiveConfig(stride=1, smooth=3, deterministic=True),
+                             on_prediction=results.append)
+    with FrameSource(video) as source:
+        engine.run(source)
+    assert len(results) == 11
+    raws = np.stack([r.fused_raw for r in results])
+    np.testing.assert_allclose(results[-1].fused, raws[-3:].mean(axis=0))
+    np.testing.assert_allclose(results[0].fused, raws[0])
+
+
+def test_pose_only_run_fills_only_the_keypoint_buffer(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=6)
+    predictor = StandInPredictor(keys=("keypoints",), clip_len=3)
+    engine = live.LiveEngine(predictor, live.LiveConfig(stride=3, deterministic=True))
+    with FrameSource(video) as source:
+        engine.run(source)
+    assert engine.buffer.video is None
+    assert [(v, k.shape) for v, k in predictor.calls] == [(None, (3, 33, 4))] * 2
+
+
+def test_missing_file_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    code = _live(monkeypatch, StandInPredictor(), "--source", str(tmp_path / "nope.mp4"), "--no-window")
+    assert code == 2
+    assert "nope.mp4" in capsys.readouterr().err
+
+
+def test_unreadable_file_and_missing_camera_raise_video_read_error(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 10)
+    with pytest.raises(VideoReadError, match="junk.mp4"):
+        FrameSource(junk).read()
+    with pytest.raises(VideoReadError, match="camera 99"):
+        FrameSource("99")
+
+
+def test_no_display_suggests_headless(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert _live(monkeypatch, StandInPredictor(), "--source", "0") == 2
+    assert "--no-window --output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_model_error_mid_run_still_finalises_the_output(tmp_path, make_video, monkeypatch, capsys, deterministic):
+    video = make_video(tmp_path / "in.avi", num_frames=40)
+    out = tmp_path / "annotated.mp4"
+    predictor = StandInPredictor(clip_len=2, fail_after=2)
+    with pytest.raises(RuntimeError, match="exploded"):
+        engine = live.LiveEngine(predictor, live.LiveConfig(stride=3, deterministic=deterministic))
+        with FrameSource(video, realtime=False) as source, AnnotatedWriter(out, source.fps) as writer:
+            engine.run(source, writer=writer)
+    assert not engine._capture or not engine._capture.is_alive()  # threads joined
+    frames = _count_frames(out)
+    assert 1 <= frames < 40 if deterministic else frames >= 1
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_class_count_mismatch_is_a_clear_error(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=6)
+    predictor = StandInPredictor(clip_len=2)
+    predictor.classes = ["only", "two"]
+    engine = live.LiveEngine(predictor, live.LiveConfig(deterministic=True))
+    with FrameSource(video) as source, pytest.raises(Exception, match="scores 3 classes but the run lists 2"):
+        engine.run(source)
+
+
+def test_a_slow_consumer_drops_frames_instead_of_queueing(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=20, fps=50.0)
+
+    class SlowWindow:
+        def show(self, image):
+            import time
+
+            time.sleep(0.06)  # 3 source frames per displayed frame
+            return -1
+
+    engine = live.LiveEngine(StandInPredictor(clip_len=2), live.LiveConfig(stride=1))
+    with FrameSource(video, realtime=True) as source:
+        stats = engine.run(source, window=SlowWindow())
+    assert stats.dropped > 0
+    assert stats.frames + stats.dropped == 20
