@@ -1,0 +1,365 @@
+"""The cartoon-actor dataset: drawn people performing actions, written in the UCF101 layout with split files.
+
+Each action is a pure function ``phase -> Pose`` (``phase`` in cycles, so ``sin(2 * pi * phase)`` runs once per
+cycle) registered in ``ACTIONS``. Classes are chosen so that late fusion has something to do:
+
+* **easy for pixels, hard for skeletons** — ``wave_red_flag`` vs ``wave_blue_flag``: the very same arm motion, the
+  only difference is the colour of the flag in the hand, which no keypoint sees.
+* **easy for skeletons, hard for pixels** — ``wave_right`` vs ``wave_left`` (mirror motions of one small forearm,
+  same look) and ``squat`` vs ``bend`` (vertical vs sideways motion of the same body, same colours): the appearance
+  distribution is identical across classes, only the joint trajectories tell them apart.
+* the rest (``wave_both``, ``raise_arms``, ``clap``, ``jump``, ``kick``, ``march``) are distinct for both streams.
+
+Layout written by ``generate(out, ...)``::
+
+    OUT/<class>/v_<class>_gGG_cCC.avi          MJPG, 25 fps; group GG = one actor (same look), clip CC
+    OUT/<class>/v_<class>_gGG_cCC.joints.npy   float32 (T, J, 2) pixel x, y of the drawn joints
+    OUT/classInd.txt  trainlist01.txt  testlist01.txt   UCF101 split files (whole groups go to test)
+    OUT/joints.json   {"format_version", "joints": [J names, MediaPipe spelling]}
+    OUT/synth.json    seed, classes and parameters of the run
+
+Everything is deterministic in ``seed``: every clip draws from its own ``np.random.default_rng`` keyed on
+(seed, class, group, clip), never the global RNG, so ``--classes`` subsets reproduce the same clips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from twostream.datasets.cartoon import JOINTS, Look, Pose, draw_figure, draw_flag, joint_array, random_look, \
+    skeleton_points
+
+FORMAT_VERSION = 1
+FPS = 25.0
+DEFAULT_SIZE = (160, 120)
+_TAU = 2.0 * math.pi
+
+ActionFn = Callable[[float, float], Pose]  # (phase in cycles, amplitude ~1) -> Pose
+
+
+@dataclass(frozen=True)
+class Action:
+    """A registered action: its pose function, cycles per second and an optional held flag colour (BGR)."""
+
+    name: str
+    pose: ActionFn
+    hz: float
+    flag: tuple[int, int, int] | None = None
+
+
+ACTIONS: dict[str, Action] = {}
+
+
+def _action(hz: float, flag: tuple[int, int, int] | None = None, name: str | None = None):
+    def register(fn: ActionFn) -> ActionFn:
+        key = name or fn.__name__
+        if key in ACTIONS:
+            raise ValueError(f"action {key!r} is already registered")
+        ACTIONS[key] = Action(key, fn, hz, flag)
+        return fn
+    return register
+
+
+def _s(phase: float) -> float:
+    return math.sin(_TAU * phase)
+
+
+def _closing(phase: float) -> float:
+    """0 → 1 → 0 once per cycle (smooth)."""
+    return 0.5 - 0.5 * math.cos(_TAU * phase)
+
+
+@_action(hz=2.0)
+def wave_right(phase: float, amp: float) -> Pose:
+    return Pose(r_shoulder=1.9, r_elbow=0.75 + 0.55 * amp * _s(phase))
+
+
+@_action(hz=2.0)
+def wave_left(phase: float, amp: float) -> Pose:
+    return Pose(l_shoulder=1.9, l_elbow=0.75 + 0.55 * amp * _s(phase))
+
+
+@_action(hz=2.0)
+def wave_both(phase: float, amp: float) -> Pose:
+    swing = 0.55 * amp * _s(phase)
+    return Pose(r_shoulder=1.9, r_elbow=0.75 + swing, l_shoulder=1.9, l_elbow=0.75 - swing)
+
+
+def _flag_wave(phase: float, amp: float) -> Pose:
+    return Pose(r_shoulder=2.35 + 0.45 * amp * _s(phase), r_elbow=0.15)
+
+
+_action(hz=1.2, flag=(30, 30, 215), name="wave_red_flag")(_flag_wave)
+_action(hz=1.2, flag=(200, 70, 20), name="wave_blue_flag")(_flag_wave)
+
+
+@_action(hz=0.8)
+def raise_arms(phase: float, amp: float) -> Pose:
+    up = 0.2 + 2.5 * amp * _closing(phase)
+    return Pose(r_shoulder=up, r_elbow=0.1, l_shoulder=up, l_elbow=0.1)
+
+
+@_action(hz=1.8)
+def clap(phase: float, amp: float) -> Pose:
+    c = _closing(phase)
+    return Pose(r_shoulder=0.75 - 0.25 * c, r_elbow=-1.0 - 1.1 * c, l_shoulder=0.75 - 0.25 * c,
+                l_elbow=-1.0 - 1.1 * c)
+
+
+@_action(hz=0.8)
+def squat(phase: float, amp: float) -> Pose:
+    c = amp * _closing(phase)
+    return Pose(r_hip=0.06 + 0.7 * c, r_knee=-1.4 * c, l_hip=0.06 + 0.7 * c, l_knee=-1.4 * c,
+                r_shoulder=0.2 + 1.0 * c, l_shoulder=0.2 + 1.0 * c)
+
+
+@_action(hz=0.7)
+def bend(phase: float, amp: float) -> Pose:
+    tilt = 0.45 * amp * _s(phase)
+    return Pose(torso_tilt=tilt, r_shoulder=0.15 - tilt, l_shoulder=0.15 + tilt)
+
+
+@_action(hz=1.3)
+def jump(phase: float, amp: float) -> Pose:
+    air, crouch = max(0.0, _s(phase)), max(0.0, -_s(phase))
+    arms = 0.3 + 1.8 * air
+    return Pose(lift=0.13 * amp * air, r_hip=0.06 + 0.35 * crouch, l_hip=0.06 + 0.35 * crouch,
+                r_knee=-0.7 * crouch, l_knee=-0.7 * crouch, r_shoulder=arms, l_shoulder=arms)
+
+
+@_action(hz=1.0)
+def kick(phase: float, amp: float) -> Pose:
+    k = max(0.0, _s(phase)) ** 1.5
+    return Pose(r_hip=0.06 + 1.15 * amp * k, r_knee=-0.5 * (1 - k) * k, l_hip=0.1, r_shoulder=0.5 + 0.3 * k,
+                l_shoulder=0.5 + 0.3 * k, torso_tilt=0.12 * k)
+
+
+@_action(hz=1.4)
+def march(phase: float, amp: float) -> Pose:
+    s = _s(phase)
+    return Pose(r_fwd=1.25 * amp * max(0.0, s), l_fwd=1.25 * amp * max(0.0, -s), r_shoulder=0.15 + 0.2 * max(0, -s),
+                l_shoulder=0.15 + 0.2 * max(0, s), r_elbow=0.5 * max(0, -s), l_elbow=0.5 * max(0, s))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Per-clip variation, drawn from the clip's RNG: placement, timing, camera and corruption."""
+
+    scale: float           # pixels per body unit (standing height)
+    ground: tuple[float, float]  # pixel point between the feet on the floor
+    hz: float              # cycles per second
+    phase: float           # cycles at frame 0
+    amp: float             # motion amplitude factor
+    noise: float           # std of Gaussian pixel noise (0..255 scale)
+    shake: float           # std of camera shake in pixels
+    occluder: tuple[int, int, int, int, int, int]  # x, y, w, h, first frame, last frame (w = 0: none)
+
+
+def _random_clip(rng: np.random.Generator, action: Action, size: tuple[int, int], frames: int) -> Clip:
+    width, height = size
+    scale = height * rng.uniform(0.60, 0.68)
+    ground = (width * rng.uniform(0.5 - 0.18, 0.5 + 0.18), height * rng.uniform(0.93, 0.97))
+    occluder = (0, 0, 0, 0, 0, 0)
+    if rng.random() < 0.5:  # a box over a small part of the body for a few frames
+        w, h = (int(scale * rng.uniform(0.08, 0.16)) for _ in range(2))
+        x = int(ground[0] + scale * rng.uniform(-0.15, 0.15) - w / 2)
+        y = int(ground[1] - scale * rng.uniform(0.1, 0.7) - h / 2)
+        start = int(rng.integers(0, max(1, frames - 4)))
+        occluder = (x, y, w, h, start, start + int(rng.integers(2, 7)))
+    return Clip(scale=scale, ground=ground, hz=action.hz * rng.uniform(0.8, 1.25), phase=rng.uniform(0, 1),
+                amp=rng.uniform(0.85, 1.1), noise=rng.uniform(0, 5), shake=rng.uniform(0, 1.2), occluder=occluder)
+
+
+def _background(rng: np.random.Generator, size: tuple[int, int], floor_y: float) -> np.ndarray:
+    """A calm scene: a pale, unsaturated wall (so the saturated shirts stand out) with soft blotches or panels,
+    and a darker floor from ``floor_y`` down. (H, W, 3) uint8 BGR."""
+    width, height = size
+    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(10, 80), rng.integers(120, 235)]]])
+    wall = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    floor = wall * rng.uniform(0.5, 0.8)
+    if rng.random() < 0.5:
+        texture = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (width, height),
+                             interpolation=cv2.INTER_CUBIC)  # (H, W) soft blotches
+    else:
+        period = width / rng.integers(3, 9)
+        texture = np.broadcast_to(np.sign(np.sin(np.arange(width) * math.pi / period)), (height, width))  # panels
+    img = np.empty((height, width, 3), np.float32)
+    img[:] = wall
+    img[int(floor_y):] = floor
+    img += texture[..., None] * rng.uniform(3, 10)  # (H, W, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _frames(action: Action, look: Look, background: np.ndarray, clip: Clip, rng: np.random.Generator,
+            frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (frame (H, W, 3) uint8 BGR, joints (J, 2) float32 pixels) for each frame."""
+    height, width = background.shape[:2]
+    for t in range(frames):
+        pose = action.pose(clip.phase + clip.hz * t / FPS, clip.amp)
+        dx, dy = rng.normal(0, clip.shake, 2) if clip.shake > 0 else (0.0, 0.0)
+        ground = (clip.ground[0] + dx, clip.ground[1] + dy)
+        pts = skeleton_points(look, pose, ground, clip.scale)
+        img = np.roll(background, (int(round(dy)), int(round(dx))), axis=(0, 1))
+        draw_figure(img, pts, look, clip.scale)
+        if action.flag is not None:
+            draw_flag(img, pts, "right", action.flag, clip.scale)
+        x, y, w, h, first, last = clip.occluder
+        if w and first <= t <= last:
+            cv2.rectangle(img, (x, y), (x + w, y + h), (90, 90, 90), -1)
+        if clip.noise > 0:
+            img = np.clip(img + rng.normal(0, clip.noise, img.shape), 0, 255).astype(np.uint8)  # (H, W, 3)
+        yield img, joint_array(pts)
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_clip(path: Path, stream: Iterator[tuple[np.ndarray, np.ndarray]], size: tuple[int, int]) -> np.ndarray:
+    def write(tmp: Path) -> None:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
+        if not writer.isOpened():
+            raise OSError(f"OpenCV cannot write {tmp}; check that the folder is writable")
+        try:
+            for img, pts in stream:
+                writer.write(img)
+                joints.append(pts)
+        finally:
+            writer.release()
+
+    joints: list[np.ndarray] = []
+    _write_atomic(path, write)
+    return np.stack(joints)  # (T, J, 2)
+
+
+def render_video(action: str, path: str | os.PathLike, *, seed: int, frames: int = 40,
+                 size: tuple[int, int] = DEFAULT_SIZE, look: Look | None = None) -> np.ndarray:
+    """Render one clip of ``action`` to ``path`` (MJPG .avi) and return its joints: float32 (T, J, 2) pixels.
+
+    ``size`` is (width, height). The actor's look and scene come from ``seed`` unless ``look`` is given. The
+    joints are returned, not written; ``generate`` saves them beside each video.
+    """
+    _check_size(size, frames)
+    look = look if look is not None else random_look(np.random.default_rng([seed, 1]))
+    return _render(_get_action(action), Path(path), look=look, scene_key=[seed, 2],
+                   clip_key=[seed, zlib.crc32(action.encode())], frames=frames, size=size)
+
+
+def _render(action: Action, path: Path, *, look: Look, scene_key: list[int], clip_key: list[int], frames: int,
+            size: tuple[int, int]) -> np.ndarray:
+    rng = np.random.default_rng(clip_key)
+    clip = _random_clip(rng, action, size, frames)
+    background = _background(np.random.default_rng(scene_key), size, clip.ground[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _write_clip(path, _frames(action, look, background, clip, rng, frames), size)
+
+
+def _get_action(name: str) -> Action:
+    if name not in ACTIONS:
+        raise ValueError(f"unknown action {name!r}; available: {', '.join(ACTIONS)}")
+    return ACTIONS[name]
+
+
+def _check_size(size: Sequence[int], frames: int) -> None:
+    if len(size) != 2 or min(size) < 32:
+        raise ValueError(f"size {tuple(size)} is too small; give WIDTHxHEIGHT of at least 32x32, e.g. 160x120")
+    if frames < 1:
+        raise ValueError(f"frames={frames} must be at least 1")
+
+
+# Class pairs that make fusion worth having (see the module docstring); recorded in synth.json.
+PIXEL_PAIRS: tuple[tuple[str, str], ...] = (("wave_red_flag", "wave_blue_flag"),)
+SKELETON_PAIRS: tuple[tuple[str, str], ...] = (("wave_right", "wave_left"), ("squat", "bend"))
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What ``generate`` wrote: the dataset root, its classes and the relative paths of each split."""
+
+    root: Path
+    classes: tuple[str, ...]
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+    frames: int
+    size: tuple[int, int]
+    seed: int
+
+    @property
+    def num_videos(self) -> int:
+        return len(self.train) + len(self.test)
+
+
+def _groups(videos_per_class: int) -> tuple[list[tuple[int, int]], set[int]]:
+    """(group, clip) numbers (1-based) of one class, and the groups that go to test (about 30 %, at least one)."""
+    per_group = 2 if videos_per_class >= 4 else 1
+    clips = [(i // per_group + 1, i % per_group + 1) for i in range(videos_per_class)]
+    num_groups = clips[-1][0]
+    num_test = max(1, round(0.3 * num_groups))
+    return clips, set(range(num_groups - num_test + 1, num_groups + 1))
+
+
+def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0, frames: int = 40,
+             size: tuple[int, int] = DEFAULT_SIZE, classes: Sequence[str] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SynthSummary:
+    """Write the cartoon-actor dataset to ``out`` (layout in the module docstring); ``size`` is (width, height).
+
+    Group ``gGG`` is the same actor (look and scene) in every class, and whole groups go to the test list, so test
+    clips show actors never seen in training. ``progress(done, total)`` is called after each video.
+    """
+    names = tuple(classes) if classes is not None else tuple(ACTIONS)
+    for name in names:
+        _get_action(name)
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"classes {list(names)} must be a non-empty list without repeats")
+    if videos_per_class < 2:
+        raise ValueError(f"videos_per_class={videos_per_class}: need at least 2 so that train and test both "
+                         f"get every class")
+    _check_size(size, frames)
+    root = Path(out)
+    clips, test_groups = _groups(videos_per_class)
+    looks = {g: random_look(np.random.default_rng([seed, g, 1])) for g, _ in clips}
+    train, test, total = [], [], len(names) * len(clips)
+    for label, name in enumerate(names, start=1):
+        for g, c in clips:
+            rel = f"{name}/v_{name}_g{g:02d}_c{c:02d}.avi"
+            joints = _render(ACTIONS[name], root / rel, look=looks[g], scene_key=[seed, g, 2],
+                             clip_key=[seed, zlib.crc32(name.encode()), g, c], frames=frames, size=size)
+            _write_atomic((root / rel).with_suffix(".joints.npy"), lambda tmp: np.save(tmp, joints))
+            (test if g in test_groups else train).append((rel, label))
+            if progress is not None:
+                progress(len(train) + len(test), total)
+    _write_split_files(root, names, train, test)
+    _write_json(root / "joints.json", {"format_version": FORMAT_VERSION, "joints": list(JOINTS)})
+    _write_json(root / "synth.json", {
+        "format_version": FORMAT_VERSION, "seed": seed, "classes": list(names), "videos_per_class": videos_per_class,
+        "frames": frames, "fps": FPS, "size": list(size), "test_groups": sorted(test_groups),
+        "pixel_pairs": [list(p) for p in PIXEL_PAIRS], "skeleton_pairs": [list(p) for p in SKELETON_PAIRS],
+    })
+    return SynthSummary(root, names, tuple(r for r, _ in train), tuple(r for r, _ in test), frames, tuple(size), seed)
+
+
+def _write_text(path: Path, lines: Sequence[str]) -> None:
+    _write_atomic(path, lambda tmp: tmp.write_text("".join(f"{line}\n" for line in lines)))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def _write_split_files(root: Path, classes: Sequence[str], train: list[tuple[str, int]],
+                       test: list[tuple[str, int]]) -> None:
+    """UCF101's ``classInd.txt`` (``1 name``), ``trainlist01.txt`` (``rel label``), ``testlist01.txt`` (``rel``)."""
+    _write_text(root / "classInd.txt", [f"{i} {name}" for i, name in enumerate(classes, start=1)])
+    _write_text(root / "trainlist01.txt", [f"{rel} {label}" for rel, label in train])
+    _write_text(root / "testlist01.txt", [rel for rel, _ in test])
