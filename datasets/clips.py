@@ -1,0 +1,127 @@
+"""``ClipDataset``: labelled videos → clips ``{"video", "keypoints", "label", "video_index"}`` for training and
+evaluation, with the frame indices from ``uniform_indices`` shared by both keys."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from twostream.datasets.folder import VideoItem
+from twostream.datasets.sampling import multi_clip_indices, uniform_indices
+from twostream.datasets.transforms import frames_to_tensor, train_frames_to_tensor
+from twostream.datasets.video import probe, read_clip
+from twostream.errors import VideoReadError
+
+KEYS = ("video", "keypoints")
+LoadKeypoints = Callable[[object, np.ndarray], np.ndarray]
+"""``load_keypoints(video_path, frame_indices (T,)) -> (T, V, 4)``, injected by the caller (e.g. the pose cache)."""
+
+
+class Unreadable(NamedTuple):
+    item: VideoItem
+    reason: str
+
+
+def find_unreadable(items: Sequence[VideoItem], progress: Callable[[int, int], None] | None = None) -> list[Unreadable]:
+    """Probe every video (open + decode its first frame) and return those that fail, with the reason.
+
+    ``progress(done, total)`` is called after each video. Lets the CLI report all bad files up front instead of
+    failing on the first one mid-epoch.
+    """
+    bad = []
+    for done, item in enumerate(items, start=1):
+        try:
+            probe(item.path)
+        except VideoReadError as exc:
+            bad.append(Unreadable(item, str(exc)))
+        if progress is not None:
+            progress(done, len(items))
+    return bad
+
+
+def _mirror(keypoints: np.ndarray, flip: Sequence[int]) -> np.ndarray:
+    """Keypoints of the horizontally flipped frame: x → 1 − x, left/right joints swapped; absent joints stay 0."""
+    present = np.any(keypoints != 0, axis=-1)  # (T, V)
+    out = keypoints.copy()
+    out[..., 0] = np.where(present, 1.0 - keypoints[..., 0], 0.0)
+    return out[:, list(flip)]
+
+
+class ClipDataset(Dataset):
+    """Clips of ``clip_len`` frames from labelled videos.
+
+    Item ``i`` is clip ``i % clips_per_video`` of video ``i // clips_per_video`` (``video_index``), so evaluation
+    can average ``clips_per_video`` clips per video (``multi_clip_indices``). In training mode each item draws
+    temporal jitter, crop and flip from a generator seeded by ``(seed, epoch, i)``: reproducible in any
+    DataLoader worker; call ``set_epoch`` each epoch. A training flip also mirrors the keypoints when
+    ``keypoint_flip`` (the layout's left/right permutation) is given; without it, clips that load keypoints are
+    never flipped, so both keys always show the same scene. An unreadable video raises ``VideoReadError``.
+    """
+
+    def __init__(self, items: Sequence[VideoItem], *, clip_len: int, size: int, mean, std, train: bool,
+                 clips_per_video: int = 1, keys: Sequence[str] = ("video",),
+                 load_keypoints: LoadKeypoints | None = None, seed: int = 0,
+                 keypoint_flip: Sequence[int] | None = None) -> None:
+        keys = tuple(keys)
+        if not keys or any(k not in KEYS for k in keys):
+            raise ValueError(f"keys must be a non-empty subset of {KEYS}, got {keys}")
+        if "keypoints" in keys and load_keypoints is None:
+            raise ValueError("keys include 'keypoints' but no load_keypoints was given "
+                             "(pass e.g. twostream.pose.cache.load_keypoints)")
+        if clip_len < 1 or size < 1 or clips_per_video < 1:
+            raise ValueError(f"clip_len, size and clips_per_video must be >= 1, "
+                             f"got {clip_len}, {size}, {clips_per_video}")
+        self.items, self.keys = tuple(items), keys
+        self.clip_len, self.size, self.mean, self.std = clip_len, size, tuple(mean), tuple(std)
+        self.train, self.clips_per_video, self.seed = train, clips_per_video, seed
+        self.load_keypoints, self.keypoint_flip = load_keypoints, keypoint_flip
+        self.epoch = 0
+        self._num_frames: dict[int, int] = {}  # per worker: container frame counts already probed
+
+    def __len__(self) -> int:
+        return len(self.items) * self.clips_per_video
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _frame_count(self, video_index: int) -> int:
+        if video_index not in self._num_frames:
+            self._num_frames[video_index] = probe(self.items[video_index].path).num_frames
+        return self._num_frames[video_index]
+
+    def _indices(self, index: int, rng: np.random.Generator | None) -> np.ndarray:
+        video_index, clip = divmod(index, self.clips_per_video)
+        num_frames = self._frame_count(video_index)
+        if rng is not None:
+            return uniform_indices(num_frames, self.clip_len, rng)  # (clip_len,)
+        return multi_clip_indices(num_frames, self.clip_len, self.clips_per_video)[clip]  # (clip_len,)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"clip index {index} out of range for {len(self)} clips")
+        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
+        video_index = index // self.clips_per_video
+        item = self.items[video_index]
+        indices = self._indices(index, rng)
+        sample: dict = {"label": item.label, "video_index": video_index}
+        flipped = False
+        if "video" in self.keys:
+            clip = read_clip(item.path, indices)
+            indices = clip.indices  # clamped when the container over-counts: keypoints follow the same frames
+            if rng is None:
+                sample["video"] = frames_to_tensor(clip.frames, self.size, self.mean, self.std)
+            else:
+                generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+                may_flip = "keypoints" not in self.keys or self.keypoint_flip is not None
+                sample["video"], flipped = train_frames_to_tensor(
+                    clip.frames, self.size, self.mean, self.std, generator=generator, flip=may_flip)
+        if "keypoints" in self.keys:
+            keypoints = np.asarray(self.load_keypoints(item.path, indices), dtype=np.float32)  # (T, V, 4)
+            if keypoints.ndim != 3 or keypoints.shape[0] != len(indices) or keypoints.shape[2] != 4:
+                raise ValueError(f"load_keypoints returned shape {keypoints.shape} for {item.path}; "
+                                 f"expected ({len(indices)}, V, 4)")
+            sample["keypoints"] = torch.from_numpy(_mirror(keypoints, self.keypoint_flip) if flipped else keypoints)
+        return sample
