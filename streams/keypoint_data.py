@@ -1,0 +1,192 @@
+"""Datasets for the keypoint streams: a video folder with ``.pose.npz`` caches, or a skeleton pickle.
+
+Window length. A keypoint clip is ``clip_len`` (T) frames picked with ``datasets.sampling.uniform_indices``:
+the video is cut into T equal segments and one frame is taken from each (the centre when evaluating), exactly
+as for the RGB stream, so both streams see the same frames. A clip therefore spans the whole video: for a
+UCF101 video of ~180 frames at 25 fps and T = 32, one frame every ~5.6 (about 7 s of action). The live buffer
+supplies the last T frames it kept, which are ``uniform_indices(T, T)`` = all of them; to show the model the
+same time span it saw in training, the live demo should keep one frame in every ``round(N / T)`` (N the typical
+training video length in frames, converted with the camera's frame rate), not every camera frame. Pick T from
+the action's duration: long enough to cover one repetition at that stride (T = 32 for UCF101-like clips).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from twostream.errors import CacheError
+from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, video_stamp
+from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
+from twostream.streams.base import InputSpec
+from twostream.streams.skeleton_aug import default_augment
+
+
+def to_layout(keypoints: np.ndarray, layout: str) -> np.ndarray:
+    """Raw ``(..., V, 4)`` keypoints in the joint order of ``layout``; MediaPipe-33 input is reduced to COCO-17."""
+    target = get_layout(layout)
+    have = keypoints.shape[-2]
+    if have == target.num_joints:
+        return keypoints
+    if have == MEDIAPIPE_33.num_joints and target.name == "coco17":
+        return mediapipe33_to_coco17(keypoints)
+    raise ValueError(f"keypoints with {have} joints cannot feed a {layout!r} model ({target.num_joints} joints); "
+                     "train the pose model with --layout mediapipe33 for MediaPipe caches")
+
+
+@dataclass(frozen=True)
+class CacheKeypoints:
+    """``load_keypoints(video, frame_indices) -> (T, V, 4)`` from the video's fresh ``.pose.npz``, in ``layout``.
+
+    A plain picklable object (DataLoader workers). A missing or stale cache is a ``CacheError`` that names the
+    video and the fix, ``twostream extract ROOT``.
+    """
+
+    layout: str = "mediapipe33"
+    root: str | None = None
+    """Dataset root, only for the error message."""
+
+    def __call__(self, video: str | Path, frame_indices: np.ndarray) -> np.ndarray:
+        path = cache_path_for(video)
+        fix = f"run `twostream extract {self.root or Path(video).parent}`"
+        if not path.is_file():
+            raise CacheError(f"no keypoint cache for video {video} (expected {path}); {fix}")
+        cache = load_cache(path)
+        if (cache.video_size, cache.video_mtime_ns) != video_stamp(video):
+            raise CacheError(f"keypoint cache {path} is older than video {video}; {fix} --force")
+        return to_layout(keypoints_at(cache, frame_indices), self.layout)  # (T, V, 4)
+
+
+class AugmentedKeypoints(Dataset):
+    """Wraps a dataset and augments its ``"keypoints"`` with a generator seeded by ``(seed, epoch, index)``."""
+
+    def __init__(self, base: Dataset, augment, seed: int = 0) -> None:
+        self.base, self.augment, self.seed, self.epoch = base, augment, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.base, "set_epoch"):
+            self.base.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = dict(self.base[index])
+        rng = np.random.default_rng([self.seed, self.epoch, index, 7])
+        sample["keypoints"] = torch.from_numpy(self.augment(sample["keypoints"].numpy(), rng))
+        return sample
+
+
+def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int = 1,
+                            split_dir: str | Path | None = None, train_split: str | None = None,
+                            test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
+                            clips_per_video: int = 1):
+    """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
+
+    ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
+    ``load_split`` split, so both streams train and test on the same videos), or an mmaction2 / pyskl skeleton
+    pickle whose split lists ``train_split`` / ``test_split`` name (validation is carved from train, whole
+    UCF101 groups at a time). Training samples are augmented with ``skeleton_aug.default_augment``.
+    """
+    if spec.key != "keypoints":
+        raise ValueError(f"build_keypoint_datasets needs a keypoints InputSpec, got key {spec.key!r}")
+    source = Path(source)
+    if source.is_file():
+        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video)
+    if train_split is not None or test_split is not None:
+        raise ValueError("--train-split/--test-split name the split lists of a skeleton pickle; a video folder "
+                         "uses --split K (and --split-dir D)")
+    if not source.is_dir():
+        raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
+    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video)
+
+
+def _check_caches(items: Sequence, root: Path) -> None:
+    missing = [item.path for item in items if not cache_path_for(item.path).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise CacheError(f"no keypoint cache for video {missing[0]}{more}; run `twostream extract {root}` first")
+
+
+def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
+                 clips_per_video: int):
+    from twostream.datasets.clips import ClipDataset
+    from twostream.datasets.splits import load_split
+    from twostream.streams.data import DatasetBundle
+
+    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed)
+    _check_caches(s.train + s.val + s.test, root)
+    load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
+
+    def make(items, train: bool):
+        if not items:
+            return None
+        # size / mean / std only shape the "video" key, which a keypoint dataset does not read
+        return ClipDataset(items, clip_len=spec.clip_len, size=1, mean=(0.0,) * 3, std=(1.0,) * 3, train=train,
+                           clips_per_video=1 if train else clips_per_video, keys=("keypoints",),
+                           load_keypoints=load, seed=seed)
+
+    layout = get_layout(load.layout)
+    train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip), seed)
+    meta = {"root": str(root.resolve()), "source": "folder", "split": split,
+            "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed}
+    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta)
+
+
+def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
+                 val_fraction: float, seed: int, clips_per_video: int):
+    from twostream.datasets.folder import VideoItem, group_of
+    from twostream.datasets.skeletons import SkeletonDataset
+    from twostream.datasets.splits import group_split
+    from twostream.pose.pickle_io import load_skeleton_pickle
+    from twostream.streams.data import DatasetBundle
+
+    skeletons = load_skeleton_pickle(path)
+    if spec.layout != skeletons.layout:
+        raise ValueError(f"{path} holds {skeletons.layout} skeletons but the model expects {spec.layout!r}; "
+                         f"train with --layout {skeletons.layout}")
+    records = {r.name: r for r in skeletons.annotations}
+    if any(r.label < 0 for r in records.values()):
+        raise ValueError(f"{path} has annotations without a label; it cannot be used for training")
+    names = {"train": _split_names(skeletons.splits, train_split, path, "train", list(records)),
+             "test": _split_names(skeletons.splits, test_split, path, "test", [])}
+    unknown = [n for part in names.values() for n in part if n not in records]
+    if unknown:
+        raise ValueError(f"{path}: split lists name {len(unknown)} unknown annotations, e.g. {unknown[0]!r}")
+    pseudo = tuple(VideoItem(Path(n), records[n].label, n, f"{records[n].label}/{group_of(n)}")
+                   for n in names["train"])
+    kept, held = group_split(pseudo, val_fraction, np.random.default_rng(seed))
+    classes = tuple(str(i) for i in range(max(r.label for r in records.values()) + 1))
+    layout = get_layout(skeletons.layout)
+
+    def make(part: Sequence[str], train: bool):
+        if not part:
+            return None
+        return SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
+                               clip_len=spec.clip_len, train=train, seed=seed,
+                               augment=default_augment(layout.flip) if train else None,
+                               clips_per_video=1 if train else clips_per_video)
+
+    meta = {"root": str(path.resolve()), "source": "pickle", "train_split": train_split, "test_split": test_split,
+            "val_fraction": val_fraction, "seed": seed}
+    return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
+                         make(names["test"], False), (), meta)
+
+
+def _split_names(splits: dict[str, list[str]], key: str | None, path: Path, role: str,
+                 default: list[str]) -> list[str]:
+    if key is None:
+        if splits:
+            raise ValueError(f"{path} has split lists {', '.join(sorted(splits))}; choose them with "
+                             f"--train-split KEY --test-split KEY")
+        return default
+    if key not in splits:
+        raise ValueError(f"{path} has no split list {key!r} (for --{role}-split); "
+                         f"available: {', '.join(sorted(splits)) or 'none'}")
+    return list(splits[key])
