@@ -1,17 +1,64 @@
-"""`twostream pose-show`: not implemented yet."""
+"""`twostream pose-show`: draw a video's keypoints on it (from its cache, or extracted now) and save or show it."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 
-from twostream.errors import TwostreamError
+from twostream.cli.console import console
+from twostream.pose.cache import cache_path_for, load_fresh, save_cache
+from twostream.pose.draw import iter_annotated, write_annotated
+from twostream.pose.extract import extract_video
 
-HELP = "(not implemented yet)"
+HELP = "draw the MediaPipe skeleton on a video (cached or extracted now) and write <stem>.pose.mp4"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("video", metavar="VIDEO", help="video file")
+    parser.add_argument("--output", "-o", default=None,
+                        help="annotated video to write; without it a window opens when a display exists, "
+                             "else <stem>.pose.mp4 is written beside VIDEO")
+    parser.add_argument("--threshold", type=float, default=0.5, help="hide joints below this visibility")
+    parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
+                        help="MediaPipe Pose model when no up-to-date cache exists")
+
+
+def _has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _show(video: Path, cache, threshold: float) -> None:
+    import cv2
+
+    delay = max(1, round(1000 / cache.fps)) if cache.fps > 0 else 40
+    title = f"twostream pose-show — {video.name} (q to quit)"
+    try:
+        for frame in iter_annotated(video, cache, threshold=threshold):
+            cv2.imshow(title, frame)
+            if cv2.waitKey(delay) & 0xFF in (ord("q"), 27):
+                break
+    finally:
+        cv2.destroyAllWindows()
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream pose-show` is not implemented yet")
+    video = Path(args.video)
+    if not video.is_file():
+        raise FileNotFoundError(f"no video at {video}")
+    cache = load_fresh(video)
+    if cache is None:
+        with console.status(f"extracting keypoints from {video.name} …"):
+            cache = extract_video(video, model_complexity=args.model_complexity)
+            save_cache(cache, cache_path_for(video))
+    console.print(f"person found in {cache.detected.sum()}/{len(cache.detected)} frames "
+                  f"({cache.detected_fraction:.0%})", highlight=False)
+    if args.output is None and _has_display():
+        _show(video, cache, args.threshold)
+        return 0
+    output = Path(args.output) if args.output else video.with_name(video.stem + ".pose.mp4")
+    with console.status(f"writing {output} …"):
+        write_annotated(video, cache, output, threshold=args.threshold)
+    console.print(f"wrote {output}", highlight=False)
+    return 0
