@@ -1,17 +1,45 @@
-"""`twostream trim`: not implemented yet."""
+"""`twostream trim`: cut untrimmed videos into labelled clips from ActivityNet-style temporal annotations."""
 
 from __future__ import annotations
 
 import argparse
 
-from twostream.errors import TwostreamError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-HELP = "(not implemented yet)"
+from twostream.cli.console import console, warn
+from twostream.datasets.activitynet import REPORT_NAME, trim_dataset
+
+HELP = "Cut untrimmed videos into OUT_ROOT/<label>/<id>_<k>.mp4 clips from an ActivityNet-style annotation JSON."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("annotations", metavar="ANNOTATIONS.json",
+                        help='{"database": {"<id>": {"annotations": [{"segment": [s, e], "label": "..."}]}}}')
+    parser.add_argument("video_dir", metavar="VIDEO_DIR", help="folder holding <id>.* or v_<id>.* videos")
+    parser.add_argument("out_root", metavar="OUT_ROOT", help="output dataset root (class folders)")
+    parser.add_argument("--format", dest="ext", choices=("mp4", "avi"), default="mp4",
+                        help="clip container: mp4 (mp4v) or avi (MJPG)")
+    parser.add_argument("--overwrite", action="store_true", help="re-cut clips that already exist")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream trim` is not implemented yet")
+    columns = (TextColumn("trimming"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[video]}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("trim", total=None, video="")
+        report = trim_dataset(
+            args.annotations, args.video_dir, args.out_root, ext=args.ext, overwrite=args.overwrite,
+            progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
+        )
+    console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "
+                  f"{len(report.failures)} problems; report: {args.out_root}/{REPORT_NAME}")
+    if report.failures:
+        table = Table("video", "segment", "problem", title="not trimmed")
+        for failure in report.failures:
+            table.add_row(failure.video_id, "all" if failure.segment is None else str(failure.segment),
+                          failure.reason)
+        console.print(table)
+        warn(f"{len(report.failures)} videos or segments were not trimmed (listed above)")
+        return 1
+    return 0
