@@ -274,12 +274,12 @@ def _end_epoch(state: dict, row: dict, model: nn.Module, optimizer, scaler, cfg:
     """Book-keep one finished epoch: history, best, early stopping, checkpoints. True when it is time to stop."""
     state["history"].append(row)
     state["epoch"] = row["epoch"]
-    key = (row["val_acc"], -row["val_loss"]) if "val_acc" in row else (-row["train_loss"],)
-    improved = state["best_key"] is None or key > tuple(state["best_key"])
+    key = (row["val_acc"], -row["val_loss"]) if "val_acc" in row else (row["train_acc"], -row["train_loss"])
+    best = state["best_key"]
+    improved = best is None or key > tuple(best)  # best.pt: accuracy first, loss breaks ties
+    state["bad_epochs"] = 0 if best is None or key[0] > best[0] else state["bad_epochs"] + 1  # patience: accuracy
     if improved:
-        state.update(best_key=list(key), best_epoch=row["epoch"], bad_epochs=0)
-    else:
-        state["bad_epochs"] += 1
+        state.update(best_key=list(key), best_epoch=row["epoch"])
     if env.is_main:
         payload = {**meta, "model": model.state_dict(), "config": asdict(cfg), "epoch": row["epoch"],
                    "metrics": row}
