@@ -23,7 +23,8 @@ from twostream.errors import CacheError
 _NUMPY_ALLOWED = {
     (module, name)
     for core in ("numpy.core", "numpy._core")
-    for module, name in ((f"{core}.multiarray", "_reconstruct"), (f"{core}.multiarray", "scalar"))
+    for module, name in ((f"{core}.multiarray", "_reconstruct"), (f"{core}.multiarray", "scalar"),
+                         (f"{core}.numeric", "_frombuffer"))  # _frombuffer: protocol-5 arrays
 } | {("numpy", "ndarray"), ("numpy", "dtype")}
 _BUILTINS_ALLOWED = {"set", "frozenset", "complex", "bytearray", "slice", "range"}
 
