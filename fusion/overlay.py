@@ -36,9 +36,7 @@ def draw_overlay(
     if keypoints is not None and layout is not None and np.any(keypoints[:, :2]):
         from twostream.pose.draw import draw_skeleton
 
-        drawn = draw_skeleton(frame, keypoints, layout)
-        if drawn is not None and drawn is not frame:
-            frame[...] = drawn
+        draw_skeleton(frame, keypoints, layout, inplace=True)
     height, width = frame.shape[:2]
     scale = float(np.clip(width / 900, 0.3, 0.6))
     line = max(8, int(32 * scale))

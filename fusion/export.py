@@ -1,0 +1,180 @@
+"""ONNX export of a run's streams, and an onnxruntime-backed predictor with ``RunPredictor``'s interface.
+
+``export_onnx(run_dir, out_dir)`` writes ``rgb.onnx`` and/or ``pose.onnx`` (input ``input`` with a dynamic batch
+axis: ``video`` (B, T, 3, S, S) or ``keypoints`` (B, T, V, 4) → ``logits`` (B, C)) and ``export.json``::
+
+    {"format_version": 1, "classes": [...],
+     "streams": {"video": {"file": "rgb.onnx", "spec": {InputSpec fields}}, "keypoints": {...}},
+     "fusion": {"mode": "fixed", "params": {...}} | null}
+
+``load_onnx_run(out_dir)`` opens it again without torch models: ``twostream live OUT_DIR`` runs on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from twostream.errors import CheckpointError
+from twostream.streams.base import InputSpec
+
+FORMAT_VERSION = 1
+FILES = {"video": "rgb.onnx", "keypoints": "pose.onnx"}
+STREAM_NAMES = {"video": "rgb", "keypoints": "pose"}  # the names fusion.late uses
+
+
+class ExportResult(NamedTuple):
+    out_dir: Path
+    files: dict[str, Path]  # input key → .onnx file
+    max_abs_diff: dict[str, float]  # input key → largest |onnxruntime - torch| logit on a random batch
+
+
+def example_input(spec: InputSpec, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """A random batch in the stream's layout: video (B, T, 3, S, S) normalised pixels, keypoints (B, T, V, 4)."""
+    g = torch.Generator().manual_seed(seed)
+    if spec.key == "video":
+        return torch.randn(batch, spec.clip_len, 3, spec.size, spec.size, generator=g)
+    from twostream.pose.skeleton import get_layout
+
+    joints = get_layout(spec.layout or "mediapipe33").num_joints
+    return torch.rand(batch, spec.clip_len, joints, 4, generator=g)  # x, y in 0..1, z, visibility
+
+
+def _load_streams(run_dir: Path):
+    """The run's classes, torch models by input key, and fusion ``{"mode", "params"}`` (``None`` for one stream).
+
+    A training run holds ``best.pt`` (else ``last.pt``); a fused run ``fusion.json`` with ``rgb.pt`` + ``pose.pt``.
+    """
+    from twostream.streams.checkpoint import load_model, read_checkpoint
+
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run_dir}")
+    fusion = None
+    if (run_dir / "fusion.json").is_file():
+        meta = json.loads((run_dir / "fusion.json").read_text(encoding="utf-8"))
+        fusion = {"mode": meta["mode"], "params": meta.get("params", {})}
+        paths = [run_dir / "rgb.pt", run_dir / "pose.pt"]
+    else:
+        paths = [next((p for p in (run_dir / "best.pt", run_dir / "last.pt") if p.is_file()), run_dir / "best.pt")]
+    classes = list(read_checkpoint(paths[0])["classes"])
+    models = {}
+    for path in paths:
+        model = load_model(path, expect_classes=classes)
+        models[model.input_spec.key] = model
+    return classes, models, fusion
+
+
+def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) -> ExportResult:
+    """Write each stream of ``run_dir`` as ONNX plus ``export.json`` into ``out_dir``; check onnxruntime agrees."""
+    from twostream.streams.checkpoint import atomic_path, write_text
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    classes, models, fusion = _load_streams(run_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files, diffs, streams = {}, {}, {}
+    for key, model in models.items():
+        spec = model.input_spec
+        example = example_input(spec)
+        with atomic_path(out_dir / FILES[key]) as tmp, warnings.catch_warnings():
+            # shape checks and GRU sizes trace as constants: fine, only the batch axis varies (tested)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+            torch.onnx.export(
+                model.eval(), (example,), str(tmp), input_names=["input"], output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+            )
+        files[key] = out_dir / FILES[key]
+        diffs[key] = _max_abs_diff(model, files[key], example_input(spec, batch=3, seed=1))
+        streams[key] = {"file": FILES[key], "spec": dataclasses.asdict(spec)}
+    manifest = {"format_version": FORMAT_VERSION, "source_run": str(run_dir), "classes": classes,
+                "streams": streams, "fusion": fusion, "max_abs_diff": diffs}
+    write_text(out_dir / "export.json", json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(out_dir, files, diffs)
+
+
+def _session(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _max_abs_diff(model: torch.nn.Module, path: Path, x: torch.Tensor) -> float:
+    with torch.inference_mode():
+        expected = model(x).numpy()  # (B, C)
+    got = _session(path).run(None, {"input": x.numpy()})[0]  # (B, C)
+    return float(np.abs(got - expected).max())
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class OnnxPrediction(NamedTuple):
+    fused: np.ndarray  # (C,)
+    per_stream: dict[str, np.ndarray]  # "rgb" / "pose" → (C,)
+    pose_detected_fraction: float
+
+
+class OnnxRunPredictor:
+    """``RunPredictor``'s interface (``classes``, ``specs``, ``predict_window``) over onnxruntime sessions."""
+
+    def __init__(self, classes: list[str], specs: dict[str, InputSpec], sessions: dict[str, Any],
+                 fusion: dict[str, Any] | None):
+        self.classes, self.specs, self._sessions = classes, specs, sessions
+        self._fusion = None
+        if fusion is not None:
+            from twostream.fusion.late import mode_from_dict
+
+            self._fusion = mode_from_dict(fusion["mode"], fusion.get("params", {}))
+
+    def predict_window(self, video=None, keypoints=None) -> OnnxPrediction:
+        """One window: ``video`` (T, 3, S, S) and/or ``keypoints`` (T, V, 4), as ``RunPredictor`` takes them."""
+        inputs = {"video": video, "keypoints": keypoints}
+        per_stream, detected = {}, 1.0
+        for key, session in self._sessions.items():
+            if inputs[key] is None:
+                raise ValueError(f"this run needs {key}=: its streams are {sorted(self._sessions)}")
+            x = np.asarray(inputs[key], np.float32)[None]  # (1, T, ...)
+            per_stream[STREAM_NAMES[key]] = _softmax(session.run(None, {"input": x})[0])[0]  # (C,)
+        if keypoints is not None and "keypoints" in self._sessions:
+            detected = float(np.any(np.asarray(keypoints) != 0, axis=(1, 2)).mean())
+        if self._fusion is None:
+            fused = next(iter(per_stream.values()))
+        else:
+            probs = {name: p[None] for name, p in per_stream.items()}  # (1, C) each
+            fused = self._fusion.fuse(probs, {"detected_fraction": np.array([detected])})[0]
+        return OnnxPrediction(fused, per_stream, detected)
+
+
+def load_onnx_run(out_dir: str | Path) -> OnnxRunPredictor:
+    """Open an ``export_onnx`` folder; ``CheckpointError`` naming the file if it is missing or of another format."""
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / "export.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {manifest_path} ({exc}); re-run `twostream export RUN --onnx "
+                              f"{out_dir}`") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{manifest_path} has format_version {manifest.get('format_version')!r}, this "
+                              f"twostream reads {FORMAT_VERSION}: re-export the run")
+    specs, sessions = {}, {}
+    for key, entry in manifest["streams"].items():
+        spec = dict(entry["spec"])
+        for field in ("mean", "std"):
+            spec[field] = tuple(spec[field]) if spec.get(field) is not None else None
+        specs[key] = InputSpec(**spec)
+        path = out_dir / entry["file"]
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing from the export; re-run `twostream export`")
+        sessions[key] = _session(path)
+    return OnnxRunPredictor(list(manifest["classes"]), specs, sessions, manifest.get("fusion"))

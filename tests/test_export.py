@@ -1,0 +1,80 @@
+"""`twostream export --onnx`: onnxruntime reproduces PyTorch, and the live demo runs on the exported folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from twostream.cli.main import main
+from twostream.errors import CheckpointError
+from twostream.fusion.export import example_input, export_onnx, load_onnx_run
+from twostream.streams.checkpoint import save_checkpoint
+from twostream.streams.registry import build
+
+CLASSES = ["wave", "jump", "sit"]
+
+
+def write_run(run_dir: Path, arch: str, name: str = "best.pt", **arch_kwargs) -> torch.nn.Module:
+    """A tiny training run: a randomly initialised model saved as a checkpoint (no training needed here)."""
+    torch.manual_seed(0)
+    arch_kwargs = {"num_classes": len(CLASSES), **arch_kwargs}
+    model = build(arch, **arch_kwargs).eval()
+    save_checkpoint(run_dir / name, {"model": model.state_dict(), "arch": arch, "arch_kwargs": arch_kwargs,
+                                     "classes": CLASSES, "config": {}, "epoch": 1, "metrics": {}})
+    return model
+
+
+@pytest.mark.parametrize("arch, kwargs", [
+    ("r3d_18", {"clip_len": 4, "size": 32}),
+    ("pose_stgcn", {"clip_len": 6, "channels": (8, 16)}),
+    ("pose_gru", {"clip_len": 6, "hidden": 16}),
+])
+def test_onnxruntime_matches_pytorch(tmp_path, arch, kwargs):
+    model = write_run(tmp_path / "run", arch, **kwargs)
+    result = export_onnx(tmp_path / "run", tmp_path / "onnx")
+    key = model.input_spec.key
+    assert result.max_abs_diff[key] <= 1e-4
+    predictor = load_onnx_run(tmp_path / "onnx")
+    assert predictor.classes == CLASSES and predictor.specs[key] == model.input_spec
+    x = example_input(model.input_spec, batch=1, seed=7)  # (1, T, ...)
+    with torch.inference_mode():
+        expected = torch.softmax(model(x), dim=1)[0].numpy()  # (C,)
+    got = predictor.predict_window(**{key: x[0].numpy()})
+    np.testing.assert_allclose(got.fused, expected, atol=1e-4)
+    manifest = json.loads((tmp_path / "onnx" / "export.json").read_text())
+    assert manifest["classes"] == CLASSES and manifest["fusion"] is None
+
+
+def test_dynamic_batch_axis(tmp_path):
+    import onnxruntime as ort
+
+    write_run(tmp_path / "run", "pose_gru", clip_len=4, hidden=8)
+    export_onnx(tmp_path / "run", tmp_path / "onnx")
+    session = ort.InferenceSession(str(tmp_path / "onnx" / "pose.onnx"), providers=["CPUExecutionProvider"])
+    for batch in (1, 5):
+        x = np.random.default_rng(0).random((batch, 4, 33, 4), dtype=np.float32)
+        assert session.run(None, {"input": x})[0].shape == (batch, 3)
+
+
+def test_export_cli_then_live_on_the_export(tmp_path, make_video, capsys):
+    write_run(tmp_path / "run", "fc", clip_len=4, size=16, hidden=8)
+    assert main(["export", str(tmp_path / "run"), "--onnx", str(tmp_path / "onnx")]) == 0
+    assert (tmp_path / "onnx" / "rgb.onnx").is_file()
+    video = make_video(tmp_path / "in.avi", num_frames=10)
+    log = tmp_path / "preds.jsonl"
+    assert main(["live", str(tmp_path / "onnx"), "--source", str(video), "--no-window", "--deterministic",
+                 "--log", str(log), "--stride", "3", "--smooth", "1"]) == 0
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["frame"] for r in records] == [3, 6, 9]
+    assert np.isclose(sum(records[0]["fused"]), 1.0) and records[0]["top5"][0][0] in CLASSES
+
+
+def test_missing_export_manifest_is_a_checkpoint_error(tmp_path):
+    (tmp_path / "onnx").mkdir()
+    (tmp_path / "onnx" / "export.json").write_text('{"format_version": 99}')
+    with pytest.raises(CheckpointError, match="format_version"):
+        load_onnx_run(tmp_path / "onnx")
