@@ -51,6 +51,7 @@ def test_official_split_parsed_exactly(tmp_path, subdir):
     assert {i.label for i in split.test} == {0, 1, 2}
     assert all(int(i.rel.split("_g")[1][:2]) > 2 for i in split.train + split.val)
     assert all(i.rel.split("/")[0] == CLASSES[i.label] for i in split.train + split.val + split.test)
+    assert split.val and not {i.group for i in split.val} & {i.group for i in split.train + split.test}
 
 
 def test_split_dir_option(tmp_path):
