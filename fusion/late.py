@@ -100,12 +100,14 @@ class GatedFusion:
     """Pose-confidence gating: the pose weight is ``w · detected_fraction`` per video.
 
     With no person in any frame the output equals the RGB stream exactly; ``w`` itself is tuned on validation
-    like ``tuned`` (unless ``fit`` is never called, then it stays at the given value).
+    like ``tuned`` unless ``tune`` is False (then it keeps the given value).
     """
 
     name: ClassVar[str] = "gated"
     weight: float = 0.5
     """Pose share w in [0, 1] when a person is found in every frame."""
+    tune: bool = True
+    """Grid-search ``weight`` on validation in ``fit``."""
 
     def __post_init__(self) -> None:
         self.weight = _check_weight(self.weight)
@@ -115,6 +117,8 @@ class GatedFusion:
         return rgb * (1.0 - w) + pose * w  # (N, C)
 
     def fit(self, val_probs: Probs, val_labels: np.ndarray, val_aux: Mapping[str, np.ndarray] | None = None) -> None:
+        if not self.tune:
+            return
         rgb, pose = _pair(val_probs)
         detected = _detected(val_aux, len(rgb))
         self.weight = _best_weight(lambda w: self._mix(rgb, pose, detected, w), val_labels)
@@ -124,7 +128,7 @@ class GatedFusion:
         return self._mix(rgb, pose, _detected(aux, len(rgb)), self.weight)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weight": self.weight}
+        return {"weight": self.weight, "tune": self.tune}
 
 
 @dataclass

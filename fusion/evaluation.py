@@ -1,0 +1,180 @@
+"""Score both streams on a split's videos, fit the fusion modes on VALIDATION, compare everything on test.
+
+``fuse_runs`` (behind ``twostream fuse``) reads only the validation videos; ``evaluate_fused`` (behind
+``twostream evaluate FUSED_RUN``) reports RGB-only, pose-only and every fusion mode on the same test videos.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from twostream.errors import CheckpointError
+from twostream.fusion.late import MODES, build_mode, mode_from_dict
+from twostream.fusion.run import RunPredictor, checkpoint_of, detected_fraction, load_run, read_fusion, write_fused_run
+from twostream.streams.keypoint_data import CacheKeypoints
+
+Progress = Callable[[int, int], None]
+
+
+class SplitScores(NamedTuple):
+    """Per-video scores of a split: ``probs[role]`` (N, C), ``labels`` (N,), ``detected`` (N,) in [0, 1]."""
+
+    probs: dict[str, np.ndarray]
+    labels: np.ndarray
+    detected: np.ndarray
+
+
+def score_items(predictor: RunPredictor, items: Sequence, *, root: str | Path | None = None, batch_size: int = 4,
+                num_workers: int = 0, progress: Progress | None = None) -> SplitScores:
+    """Run every stream of ``predictor`` on ``items`` (``VideoItem``s), one evaluation clip per video.
+
+    One ``ClipDataset`` with both keys, so the RGB and pose streams see the same frame indices; streams with
+    different clip lengths get one dataset each, zipped batch by batch.
+    """
+    from twostream.datasets.clips import ClipDataset
+
+    if not items:
+        raise ValueError("no videos to score: the split is empty (check the dataset root and --val-fraction)")
+    by_len: dict[int, list[str]] = {}
+    for key, spec in predictor.specs.items():
+        by_len.setdefault(spec.clip_len, []).append(key)
+    video = predictor.specs.get("video")
+    load = CacheKeypoints(predictor.specs["keypoints"].layout, str(root)) if "keypoints" in predictor.specs else None
+    loaders = [DataLoader(ClipDataset(items, clip_len=clip_len, keys=keys, train=False, load_keypoints=load,
+                                      size=video.size if video else 1, mean=video.mean if video else (0.0,) * 3,
+                                      std=video.std if video else (1.0,) * 3),
+                          batch_size=batch_size, num_workers=num_workers)
+               for clip_len, keys in by_len.items()]
+    probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
+    labels, detected, done = [], [], 0
+    for batches in zip(*loaders):
+        batch = {k: v for b in batches for k, v in b.items()}
+        for role, p in predictor.stream_probs(batch).items():
+            probs[role].append(p)
+        labels.append(batch["label"].numpy())
+        n = len(batch["label"])
+        detected.append(detected_fraction(batch["keypoints"]).numpy() if "keypoints" in batch else np.ones(n))
+        done += n
+        if progress is not None:
+            progress(done, len(items))
+    return SplitScores({role: np.concatenate(p) for role, p in probs.items()}, np.concatenate(labels),
+                       np.concatenate(detected))
+
+
+def _data_record(run: Path) -> dict[str, Any]:
+    config = run / "config.json"
+    if config.is_file():
+        return dict(json.loads(config.read_text(encoding="utf-8")).get("data") or {})
+    return {}
+
+
+def _streams(rgb_run: Path, pose_run: Path, device: str) -> RunPredictor:
+    rgb, pose = load_run(rgb_run, device), load_run(pose_run, device)
+    for run, predictor, role in ((rgb_run, rgb, "rgb"), (pose_run, pose, "pose")):
+        if role not in predictor.models or predictor.fusion is not None:
+            found = ", ".join(predictor.models)
+            raise CheckpointError(f"{run} is not a single {role} stream run (it holds: {found}); pass the RGB run "
+                                  "first and the pose run second")
+    if rgb.classes != pose.classes:
+        diff = sorted(set(rgb.classes) ^ set(pose.classes))[:5]
+        raise CheckpointError(f"the streams were trained on different class lists ({rgb_run}: {len(rgb.classes)} "
+                              f"classes, {pose_run}: {len(pose.classes)}; differing: "
+                              f"{', '.join(diff) or 'same names, other order'}); train both on the same dataset")
+    return RunPredictor({"rgb": rgb.models["rgb"], "pose": pose.models["pose"]}, rgb.classes, None, device)
+
+
+def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mode: str = "tuned",
+              weight: float | None = None, root: str | Path | None = None, split: int | None = None,
+              split_dir: str | Path | None = None, val_fraction: float | None = None, seed: int | None = None,
+              device: str = "cpu", batch_size: int = 4, progress: Progress | None = None) -> dict[str, Any]:
+    """Fit every fusion mode on the validation videos and write the fused run ``out``; returns its record.
+
+    ``root`` / split settings default to those the RGB run was trained with (its ``config.json``). ``weight``
+    fixes the pose share of ``fixed`` (and of ``gated``, which is otherwise tuned). Test videos are never read.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown fusion mode {mode!r}; choose one of {', '.join(MODES)}")
+    from twostream.datasets.splits import load_split
+
+    rgb_run, pose_run = Path(rgb_run), Path(pose_run)
+    predictor = _streams(rgb_run, pose_run, device)
+    data = _data_record(rgb_run)
+    root = root or data.get("root")
+    if root is None or not Path(root).is_dir():
+        raise ValueError(f"dataset folder {root!r} not found; pass ROOT (the folder both runs were trained on)")
+    settings = {"split": split or data.get("split") or 1, "split_dir": split_dir or data.get("split_dir"),
+                "val_fraction": val_fraction if val_fraction is not None else data.get("val_fraction", 0.1),
+                "seed": seed if seed is not None else data.get("seed", 0)}
+    s = load_split(root, **settings)
+    if tuple(s.classes) != predictor.classes:
+        raise CheckpointError(f"dataset {root} has classes {list(s.classes)[:5]}…, the runs were trained on "
+                              f"{list(predictor.classes)[:5]}…; pass the ROOT they were trained on")
+    scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
+    params, validation = {}, {}
+    for name in MODES:
+        fixed = {"weight": weight} if weight is not None and name == "fixed" else \
+            {"weight": weight, "tune": False} if weight is not None and name == "gated" else {}
+        fusion = build_mode(name, **fixed)
+        fusion.fit(scores.probs, scores.labels, {"detected_fraction": scores.detected})
+        params[name] = fusion.to_dict()
+        fused = fusion.fuse(scores.probs, {"detected_fraction": scores.detected})
+        validation[name] = float((fused.argmax(1) == scores.labels).mean())
+    record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
+              "split": {**settings, "split_dir": str(settings["split_dir"]) if settings["split_dir"] else None,
+                        "fit_on": "val", "num_videos": int(len(scores.labels))},
+              "streams": {"rgb": {"run": str(rgb_run), "arch": type(predictor.models["rgb"]).__name__,
+                                  "file": "rgb.pt"},
+                          "pose": {"run": str(pose_run), "arch": type(predictor.models["pose"]).__name__,
+                                   "file": "pose.pt"}},
+              "validation": {"accuracy": validation,
+                             **{role: float((p.argmax(1) == scores.labels).mean()) for role, p in scores.probs.items()}}}
+    write_fused_run(out, record, {"rgb": checkpoint_of(rgb_run), "pose": checkpoint_of(pose_run)})
+    return record
+
+
+def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: str = "test", *,
+                   device: str = "cpu", batch_size: int = 4, progress: Progress | None = None) -> dict[str, Any]:
+    """RGB-only, pose-only and every fitted fusion mode on the same ``split`` videos (``"test"`` or ``"val"``).
+
+    Returns ``{"split", "chosen", "num_videos", "results": {"rgb", "pose", "fused:<mode>": metrics}}`` with
+    metrics from ``streams.metrics.summarise``.
+    """
+    from twostream.datasets.splits import load_split
+    from twostream.streams.metrics import summarise
+
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    record = read_fusion(run_dir)
+    predictor = load_run(run_dir, device)
+    root = root or record["root"]
+    settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
+    items = getattr(load_split(root, **settings), split)
+    scores = score_items(predictor, items, root=root, batch_size=batch_size, progress=progress)
+    index = np.arange(len(scores.labels))
+    classes = predictor.classes
+    results = {role: summarise(scores.probs[role], scores.labels, index, classes) for role in ("rgb", "pose")}
+    for name, params in record["params"].items():
+        fused = mode_from_dict(name, params).fuse(scores.probs, {"detected_fraction": scores.detected})
+        results[f"fused:{name}"] = summarise(fused, scores.labels, index, classes)
+    return {"split": split, "chosen": record["mode"], "num_videos": int(len(index)), "results": results,
+            "mean_detected_fraction": float(scores.detected.mean())}
+
+
+def format_side_by_side(result: dict[str, Any]):
+    """A rich table: one row per stream / fusion mode, the chosen mode marked with ★."""
+    from rich.table import Table
+
+    table = Table(title=f"{result['split']} split, {result['num_videos']} videos "
+                        f"(person found in {result['mean_detected_fraction']:.0%} of pose frames)")
+    table.add_column("scores")
+    for column in ("accuracy", "top-5", "macro F1", "mean class acc."):
+        table.add_column(column, justify="right")
+    for name, m in result["results"].items():
+        label = f"{name} ★" if name == f"fused:{result['chosen']}" else name
+        table.add_row(label, *(f"{m[k]:.3f}" for k in ("accuracy", "top5", "macro_f1", "mean_class_accuracy")))
+    return table

@@ -1,0 +1,189 @@
+"""Open a run directory — one stream (``best.pt``) or a fused run (``fusion.json``) — and predict with it.
+
+A fused run ``FUSED_RUN/`` is one self-contained artefact::
+
+    fusion.json   {"format_version", "mode", "params": {mode: fitted parameters, for every mode}, "classes",
+                   "root", "split": {...}, "streams": {"rgb": {"run", "arch", "file"}, "pose": {...}},
+                   "validation": {mode: accuracy on the validation videos}}
+    rgb.pt        copy of the RGB run's best.pt
+    pose.pt       copy of the pose run's best.pt
+
+``RunPredictor.stream_probs`` is the one function from raw batched inputs to per-stream softmax; evaluation,
+``predict``, ``fuse`` and the live demo all go through it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from twostream.errors import CheckpointError
+from twostream.fusion.late import mode_from_dict
+from twostream.streams.base import InputSpec, Stream
+from twostream.streams.checkpoint import atomic_path, load_model, read_checkpoint, write_text
+from twostream.streams.keypoint_data import to_layout
+
+FUSION_FILE = "fusion.json"
+FORMAT_VERSION = 1
+STREAM_FILES = {"rgb": "rgb.pt", "pose": "pose.pt"}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities of one window or video."""
+
+    fused: np.ndarray
+    """(C,) the run's answer (the only stream's softmax for a single-stream run)."""
+    per_stream: dict[str, np.ndarray]
+    """``"rgb"`` / ``"pose"`` → (C,) softmax of each stream."""
+    pose_detected_fraction: float | None
+    """Share of the keypoint window's frames in which a person was found; None without a pose stream."""
+
+
+def stream_role(model: Stream) -> str:
+    """``"pose"`` for a stream that reads keypoints, ``"rgb"`` for one that reads video."""
+    return "pose" if model.input_spec.key == "keypoints" else "rgb"
+
+
+def detected_fraction(keypoints: torch.Tensor) -> torch.Tensor:
+    """(B, T, V, 4) raw keypoints → (B,) share of frames with any non-zero joint (a person found)."""
+    return (keypoints.abs().sum((-1, -2)) > 0).float().mean(1)
+
+
+class RunPredictor:
+    """One or two stream models with their classes and, for a fused run, the fitted fusion mode."""
+
+    def __init__(self, models: Mapping[str, Stream], classes: tuple[str, ...], fusion: Any = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.models, self.classes, self.fusion = dict(models), tuple(classes), fusion
+        self.device = torch.device(device)
+        self.specs: dict[str, InputSpec] = {m.input_spec.key: m.input_spec for m in self.models.values()}
+
+    @torch.inference_mode()
+    def stream_probs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Per-stream softmax ``(B, C)`` from a batch holding the keys ``specs`` names."""
+        out = {}
+        for role, model in self.models.items():
+            x = batch[model.input_spec.key].to(self.device)
+            out[role] = model(x).float().softmax(1).cpu().numpy()  # (B, C)
+        return out
+
+    def combine(self, probs: Mapping[str, np.ndarray], detected: np.ndarray | None) -> np.ndarray:
+        """(B, C) answer of the run from per-stream probabilities and the pose detected fractions (B,)."""
+        if self.fusion is None:
+            if len(probs) != 1:
+                raise ValueError(f"streams {sorted(probs)} need a fusion mode to give one answer")
+            return next(iter(probs.values()))
+        return self.fusion.fuse(probs, {"detected_fraction": detected})
+
+    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None) -> Prediction:
+        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, V, 4).
+
+        MediaPipe-33 keypoints are reduced to COCO-17 when the pose stream was trained on that layout.
+        """
+        batch: dict[str, torch.Tensor] = {}
+        if "video" in self.specs:
+            if video is None:
+                raise ValueError("this run has an RGB stream: pass video (T, 3, S, S)")
+            batch["video"] = torch.as_tensor(video, dtype=torch.float32)[None]  # (1, T, 3, S, S)
+        detected = None
+        if "keypoints" in self.specs:
+            if keypoints is None:
+                raise ValueError("this run has a pose stream: pass keypoints (T, V, 4)")
+            kp = to_layout(np.asarray(keypoints, dtype=np.float32), self.specs["keypoints"].layout)
+            batch["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp))[None]  # (1, T, V, 4)
+            detected = detected_fraction(batch["keypoints"]).numpy()  # (1,)
+        probs = self.stream_probs(batch)
+        fused = self.combine(probs, detected)[0]
+        return Prediction(fused, {k: v[0] for k, v in probs.items()},
+                          None if detected is None else float(detected[0]))
+
+    def predict_video(self, path: str | Path, *, model_complexity: int = 1) -> Prediction:
+        """The whole video: ``uniform_indices`` over its frames for each stream; keypoints from a fresh cache,
+        else extracted on the fly from those frames with MediaPipe."""
+        from twostream.datasets.sampling import uniform_indices
+        from twostream.datasets.transforms import frames_to_tensor
+        from twostream.datasets.video import probe, read_clip
+
+        num_frames = probe(path).num_frames
+        video = keypoints = None
+        if "video" in self.specs:
+            spec = self.specs["video"]
+            clip = read_clip(path, uniform_indices(num_frames, spec.clip_len))
+            video = frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)  # (T, 3, S, S)
+        if "keypoints" in self.specs:
+            indices = uniform_indices(num_frames, self.specs["keypoints"].clip_len)
+            keypoints = _keypoints_of(path, indices, model_complexity)  # (T, 33, 4)
+        return self.predict_window(video, keypoints)
+
+
+def _keypoints_of(path: str | Path, indices: np.ndarray, model_complexity: int) -> np.ndarray:
+    from twostream.datasets.video import read_clip
+    from twostream.pose.cache import cache_path_for, is_fresh, keypoints_at, load_cache
+
+    if is_fresh(path):
+        return keypoints_at(load_cache(cache_path_for(path)), indices)
+    from twostream.pose.landmarks import PoseEstimator
+
+    clip = read_clip(path, indices)
+    with PoseEstimator(model_complexity=model_complexity) as estimator:
+        return np.stack([estimator.process(frame).landmarks for frame in clip.frames])  # (T, 33, 4)
+
+
+def read_fusion(run_dir: str | Path) -> dict[str, Any]:
+    """The ``fusion.json`` record of a fused run; ``CheckpointError`` naming the file when it is not one."""
+    path = Path(run_dir) / FUSION_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is not a readable fusion record ({exc}); re-create it with "
+                              "`twostream fuse RGB_RUN POSE_RUN --out FUSED_RUN`") from exc
+    if record.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format_version {record.get('format_version')!r}, this twostream reads "
+                              f"{FORMAT_VERSION}; re-create it with `twostream fuse`")
+    return record
+
+
+def checkpoint_of(run: str | Path) -> Path:
+    """A run's model file: ``run`` itself when it is a ``.pt``, else ``run/best.pt``."""
+    run = Path(run)
+    path = run if run.suffix == ".pt" else run / "best.pt"
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; pass a run directory written by `twostream train`")
+    return path
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str | None = None) -> RunPredictor:
+    """Open a single-stream run (a directory with ``best.pt``, or a ``.pt`` file) or a fused run
+    (``fusion.json``); ``mode`` overrides the fused run's chosen fusion mode."""
+    run_dir = Path(run_dir)
+    if (run_dir / FUSION_FILE).is_file():
+        record = read_fusion(run_dir)
+        classes = tuple(record["classes"])
+        models = {role: load_model(run_dir / STREAM_FILES[role], expect_classes=classes, device=device)
+                  for role in STREAM_FILES}
+        name = mode or record["mode"]
+        if name not in record["params"]:
+            raise ValueError(f"fused run {run_dir} has no fitted mode {name!r}; it has {', '.join(record['params'])}")
+        return RunPredictor(models, classes, mode_from_dict(name, record["params"][name]), device)
+    path = checkpoint_of(run_dir)
+    model = load_model(path, device=device)
+    return RunPredictor({stream_role(model): model}, tuple(read_checkpoint(path)["classes"]), None, device)
+
+
+def write_fused_run(out: str | Path, record: Mapping[str, Any], checkpoints: Mapping[str, Path]) -> Path:
+    """Write ``out/fusion.json`` and copy each stream's checkpoint to ``out/rgb.pt`` / ``out/pose.pt``
+    (each file atomically). Returns ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for role, source in checkpoints.items():
+        with atomic_path(out / STREAM_FILES[role]) as tmp:
+            shutil.copyfile(source, tmp)
+    write_text(out / FUSION_FILE, json.dumps({"format_version": FORMAT_VERSION, **record}, indent=2))
+    return out
