@@ -153,3 +153,13 @@ def test_cli_fuse(tmp_path, dataset, runs, capsys):
     assert "fused run written" in capsys.readouterr().out
     assert main(["fuse", str(runs[1]), str(runs[0]), "--out", str(out)]) == 2  # swapped: one-line error
     assert "error:" in capsys.readouterr().err
+
+
+def test_predict_video_extracts_keypoints_on_the_fly(shared_data, tmp_path):
+    video = shared_data / "clips" / "mmaction2_test.avi"  # a person in every frame, no cache beside it
+    if not video.is_file():
+        pytest.skip(f"{video} not found")
+    run = make_run(tmp_path / "pose", "pose_stgcn", tmp_path, clip_len=4, layout="coco17", channels=(8, 16))
+    prediction = load_run(run).predict_video(video)
+    assert prediction.pose_detected_fraction == 1.0
+    assert prediction.fused.shape == (2,) and np.isfinite(prediction.fused).all()

@@ -98,3 +98,25 @@ def test_wrong_joint_count_is_a_clear_error():
     model = build("pose_gru", num_classes=2, layout="coco17", hidden=8)
     with pytest.raises(ValueError, match=r"\(B, T, 17, 4\)"):
         model(torch.zeros(1, 4, 33, 4))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_onnx_export_matches_torch_including_no_person_frames(name):
+    import io
+    import warnings
+
+    ort = pytest.importorskip("onnxruntime")
+    model = build(name, num_classes=3, clip_len=8, layout="coco17", **SMALL[name]).eval()
+    x = random_skeletons(2, 8, 17)
+    x[0, 2:4] = 0.0
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buffer, input_names=["keypoints"], output_names=["logits"],
+                          dynamic_axes={"keypoints": {0: "batch"}}, dynamo=False)
+    session = ort.InferenceSession(buffer.getvalue())
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(session.run(None, {"keypoints": x.numpy()})[0], expected, atol=1e-4)
+    blank = np.zeros((1, 8, 17, 4), np.float32)
+    assert np.isfinite(session.run(None, {"keypoints": blank})[0]).all()
