@@ -1,17 +1,34 @@
-"""`twostream compare`: not implemented yet."""
+"""`twostream compare`: one table of evaluated runs; writes comparison.md and comparison.csv."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from twostream.errors import TwostreamError
-
-HELP = "(not implemented yet)"
+HELP = "Compare evaluated runs side by side (accuracy, macro F1, top-5); writes comparison.md and .csv."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="runs evaluated with "
+                                                                                   "`twostream evaluate`")
+    parser.add_argument("--out", type=Path, default=Path("."), help="folder for comparison.md / comparison.csv")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream compare` is not implemented yet")
+    from rich.table import Table
+
+    from twostream.cli.console import console
+    from twostream.streams.inference import compare_runs, write_comparison
+
+    rows = compare_runs(args.run_dirs)
+    table = Table(title="model comparison (clip-level unless noted)")
+    for name in ("model", "accuracy", "video acc.", "macro F1", "top-5", "run"):
+        table.add_column(name, justify="left" if name in ("model", "run") else "right")
+    fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
+    for r in rows:
+        table.add_row(r["model"], fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]), fmt(r["top5"]),
+                      r["run"])
+    console.print(table)
+    md, csv_path = write_comparison(rows, args.out)
+    console.print(f"wrote {md}, {csv_path}", highlight=False)
+    return 0

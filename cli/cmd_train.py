@@ -1,17 +1,105 @@
-"""`twostream train`: not implemented yet."""
+"""`twostream train`: train one stream (RGB or keypoint) on a dataset folder or skeleton pickle."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import os
+from pathlib import Path
 
-from twostream.errors import TwostreamError
-
-HELP = "(not implemented yet)"
+HELP = "Train one stream model (RGB or keypoint) on a dataset; writes a run directory."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("root", type=Path, help="dataset folder ROOT/<Class>/<video> (or a skeleton .pkl for "
+                                                "keypoint models)")
+    parser.add_argument("--model", required=True, metavar="NAME",
+                        help="registered architecture, e.g. r3d_18, cnn_lstm, pose_gru (a wrong name lists them all)")
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default runs/<model>)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per step (per process under torchrun)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    parser.add_argument("--warmup-epochs", type=float, default=1.0)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm; 0 disables")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", help="disable mixed precision (CUDA)")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs; 0 = off")
+    parser.add_argument("--workers", dest="num_workers", type=int, default=2, help="DataLoader workers")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: CUDA when present")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--no-pretrained", action="store_true", help="random initialisation (no download)")
+    weights.add_argument("--weights", type=Path, default=None, help="local state dict or twostream checkpoint")
+    parser.add_argument("--freeze", choices=("none", "backbone", "last_block"), default="none",
+                        help="train only the head (backbone) or the head and the backbone's last block")
+    parser.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the model's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    parser.add_argument("--split", type=int, default=1, help="UCF101 split number (1-3)")
+    parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
+    parser.add_argument("--train-split", default=None, help="skeleton pickle: split list to train on")
+    parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
+
+
+def _model_kwargs(args: argparse.Namespace, num_classes: int) -> tuple[dict, dict]:
+    """(structural kwargs recorded in the checkpoint, weight-loading kwargs used only now)."""
+    from twostream.streams import registry
+
+    params = inspect.signature(registry.builder(args.model)).parameters
+    structure: dict = {"num_classes": num_classes}
+    if args.clip_len is not None:
+        structure["clip_len"] = args.clip_len
+    if args.freeze != "none":
+        if "freeze" not in params:
+            raise ValueError(f"model {args.model!r} has no backbone to freeze; drop --freeze")
+        structure["freeze"] = args.freeze
+    loading: dict = {}
+    if "pretrained" in params and args.weights is None:
+        loading["pretrained"] = not args.no_pretrained  # builders without "pretrained" have no such weights
+    if args.weights is not None:
+        if "weights_file" not in params:
+            raise ValueError(f"model {args.model!r} cannot load --weights")
+        loading["weights_file"] = str(args.weights)
+    return structure, loading
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream train` is not implemented yet")
+    import torch
+
+    from twostream.cli.console import console, warn
+    from twostream.streams.data import build_datasets
+    from twostream.streams.registry import build
+    from twostream.streams.training import TrainConfig, fit
+
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                      optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
+                      label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, amp=args.amp,
+                      channels_last=args.channels_last, seed=args.seed, patience=args.patience,
+                      num_workers=args.num_workers, device=args.device)
+    out = args.out or Path("runs") / args.model
+    spec_probe = build(args.model, num_classes=2, **({"clip_len": args.clip_len} if args.clip_len else {}))
+    data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
+                          train_split=args.train_split, test_split=args.test_split, seed=args.seed)
+    if data.dropped:
+        warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
+             + (" …" if len(data.dropped) > 10 else ""))
+    structure, loading = _model_kwargs(args, len(data.classes))
+    torch.manual_seed(args.seed)
+    model = build(args.model, **structure, **loading)
+    console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
+                  f"{len(data.val) if data.val else 0} validation clips → {out}", highlight=False)
+
+    def report(row: dict) -> None:
+        val = f" val loss {row['val_loss']:.3f} acc {row['val_acc']:.3f}" if "val_acc" in row else ""
+        console.print(f"epoch {row['epoch']}: train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}{val} "
+                      f"({row['clips_per_s']:.1f} clips/s)", highlight=False)
+
+    result = fit(model, data, cfg, out, classes=data.classes, arch=args.model, arch_kwargs=structure,
+                 resume=args.resume, on_epoch=report)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
+        stop = " (stopped early)" if result.stopped_early else ""
+        console.print(f"best epoch {result.best_epoch}: accuracy {result.best_accuracy:.3f}{stop}; "
+                      f"next: twostream evaluate {out}", highlight=False)
+    return 0

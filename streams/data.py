@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from torch.utils.data import Dataset
 
-from twostream.errors import VideoReadError
 from twostream.streams.base import InputSpec
 
 
@@ -24,19 +23,6 @@ class DatasetBundle(NamedTuple):
     """Where the data came from (``root``, ``split``, …), recorded in the run's ``config.json``."""
 
 
-def _readable(items: Sequence, probe: Callable) -> tuple[list, list[str]]:
-    kept, dropped = [], []
-    for item in items:
-        try:
-            info = probe(item.path)
-            if info.num_frames < 1:
-                raise VideoReadError(f"{item.path} has no frames")
-            kept.append(item)
-        except VideoReadError:
-            dropped.append(str(item.rel))
-    return kept, dropped
-
-
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
                    clips_per_video: int = 1, train_split: str | None = None, test_split: str | None = None,
                    val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True) -> DatasetBundle:
@@ -50,27 +36,23 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     if spec.key == "keypoints":
         from twostream.streams.keypoint_data import build_keypoint_datasets
 
-        return build_keypoint_datasets(root, spec=spec, split=split, train_split=train_split,
-                                       test_split=test_split, seed=seed)
+        return build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
+                                       test_split=test_split, val_fraction=val_fraction, seed=seed,
+                                       clips_per_video=clips_per_video)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
                          "--split K (and --split-dir D)")
-    from twostream.datasets.clips import ClipDataset
+    from twostream.datasets.clips import ClipDataset, find_unreadable
     from twostream.datasets.splits import load_split
-    from twostream.datasets.video import probe
 
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist; expected ROOT/<Class>/<video> "
                                 "(try `twostream synth OUT` for a small one)")
     s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed)
-    parts, dropped = {}, []
-    for name in ("train", "val", "test"):
-        items = list(getattr(s, name))
-        if check_videos:
-            items, bad = _readable(items, probe)
-            dropped += bad
-        parts[name] = items
+    bad = {u.item.path for u in find_unreadable(s.train + s.val + s.test)} if check_videos else set()
+    parts = {name: [i for i in getattr(s, name) if i.path not in bad] for name in ("train", "val", "test")}
+    dropped = sorted(str(i.rel) for i in s.train + s.val + s.test if i.path in bad)
     common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed)
     make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
                                             **common) if items else None

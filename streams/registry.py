@@ -36,7 +36,12 @@ def available() -> list[str]:
 
 def build(name: str, **kwargs) -> "Stream":
     """Build the stream registered as ``name`` with the builder's keyword arguments."""
+    return builder(name)(**kwargs)
+
+
+def builder(name: str) -> Callable[..., "Stream"]:
+    """The builder function registered as ``name`` (to inspect which keyword arguments it takes)."""
     _load_builtin()
     if name not in _STREAMS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(_STREAMS))}")
-    return _STREAMS[name](**kwargs)
+    return _STREAMS[name]

@@ -116,11 +116,9 @@ def _small_cnn() -> tuple[nn.Sequential, nn.Module]:
 
 
 @register
-def fc(*, num_classes: int, clip_len: int = 16, size: int = 64, hidden: int = 256, pretrained: bool = False,
-       weights_file: str | None = None, freeze: Freeze = "none") -> Stream:
-    """Flattened pixels → ``hidden`` → classes (the seed baseline). No pretrained weights; nothing to freeze."""
-    if pretrained or freeze != "none":
-        raise ValueError("model 'fc' has no pretrained weights or backbone; use --no-pretrained --freeze none")
+def fc(*, num_classes: int, clip_len: int = 16, size: int = 64, hidden: int = 256,
+       weights_file: str | None = None) -> Stream:
+    """Flattened pixels → ``hidden`` → classes (the seed baseline). No pretrained weights, no backbone."""
     model = PixelMLP(num_classes=num_classes, clip_len=clip_len, size=size, hidden=hidden)
     if weights_file is not None:
         W.load_into(model, W.load_weights_file(weights_file), source=str(weights_file))
@@ -129,12 +127,12 @@ def fc(*, num_classes: int, clip_len: int = 16, size: int = 64, hidden: int = 25
 
 @register
 def cnn_lstm(*, num_classes: int, clip_len: int = 16, size: int = 112, hidden: int = 128,
-             pretrained: bool = False, weights_file: str | None = None, freeze: Freeze = "none") -> Stream:
-    """A small 4-layer per-frame CNN (trained from scratch) → LSTM(``hidden``)."""
+             weights_file: str | None = None, freeze: Freeze = "none") -> Stream:
+    """A small 3-block per-frame CNN (no pretrained weights: trained from scratch) → LSTM(``hidden``)."""
     cnn, last = _small_cnn()
     spec = InputSpec("video", clip_len, size, IMAGENET_MEAN, IMAGENET_STD)
     return FrameLSTM(cnn, last, 128, num_classes=num_classes, spec=spec, hidden=hidden, pretrained_weights=None,
-                     pretrained=pretrained, weights_file=weights_file, freeze=freeze)
+                     pretrained=False, weights_file=weights_file, freeze=freeze)
 
 
 @register

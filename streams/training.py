@@ -168,6 +168,8 @@ def loader_for(dataset: Dataset, cfg: TrainConfig, *, env: D.DistEnv, epoch: int
     if train:
         sampler = D.sampler(dataset, env, shuffle=True, seed=cfg.seed)
         sampler.set_epoch(epoch)
+        if hasattr(dataset, "set_epoch"):  # per-item augmentation seeded by (seed, epoch, index)
+            dataset.set_epoch(epoch)
     else:
         sampler = None
     return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=False, generator=gen,

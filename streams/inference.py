@@ -1,0 +1,153 @@
+"""Using a finished run directory: open it, evaluate it on a split, predict one video, compare runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+from twostream.errors import CheckpointError
+from twostream.streams import metrics as M
+from twostream.streams.base import Stream
+from twostream.streams.checkpoint import load_model, read_checkpoint, write_text
+
+
+class TrainedRun(NamedTuple):
+    run_dir: Path
+    model: Stream
+    classes: tuple[str, ...]
+    arch: str
+    config: dict[str, Any]
+    """The run's ``config.json``: arch, arch_kwargs, classes, config (TrainConfig), data (root, split, …)."""
+
+
+class Evaluation(NamedTuple):
+    metrics: dict[str, Any]
+    confusion: np.ndarray  # (C, C) counts, row = true class
+    classes: tuple[str, ...]
+
+
+def open_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> TrainedRun:
+    """The run's best model (``best.pt``, else ``last.pt``) in eval mode, with its classes and config."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist; train one with `twostream train`")
+    if (run_dir / "fusion.json").is_file():
+        raise CheckpointError(f"{run_dir} is a fused run (fusion.json); open it with twostream.fusion.run.load_run")
+    path = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
+    ckpt = read_checkpoint(path)
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    model = load_model(path, device=device)
+    return TrainedRun(run_dir, model, tuple(ckpt["classes"]), ckpt["arch"], config)
+
+
+def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: str = "test",
+                 clips_per_video: int = 1, device: str | None = None, batch_size: int | None = None,
+                 num_workers: int | None = None) -> Evaluation:
+    """Metrics of the run's best model on its dataset's ``split`` ("test" or "val"), video-averaged over clips.
+
+    ``root`` defaults to the dataset recorded in the run's ``config.json``; the split files and seed also come
+    from there, so the run is tested on exactly the videos it held out.
+    """
+    from dataclasses import replace
+
+    from twostream.streams.data import build_datasets
+    from twostream.streams.training import TrainConfig, evaluate, loader_for
+    from twostream.streams.distributed import DistEnv
+
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    if clips_per_video < 1:
+        raise ValueError(f"clips_per_video must be >= 1, got {clips_per_video}")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    run = open_run(run_dir, device=dev)
+    data_meta = run.config.get("data") or {}
+    root = root if root is not None else data_meta.get("root")
+    if root is None:
+        raise ValueError(f"{run_dir}/config.json records no dataset root; pass ROOT: twostream evaluate RUN ROOT")
+    bundle = build_datasets(root, run.model.input_spec, split=data_meta.get("split", 1),
+                            split_dir=data_meta.get("split_dir"), train_split=data_meta.get("train_split"),
+                            test_split=data_meta.get("test_split"), val_fraction=data_meta.get("val_fraction", 0.1),
+                            seed=data_meta.get("seed", 0), clips_per_video=clips_per_video)
+    if tuple(bundle.classes) != run.classes:
+        raise CheckpointError(f"{root} has classes {len(bundle.classes)} that differ from the run's "
+                              f"{len(run.classes)}; evaluate on the dataset the run was trained on")
+    dataset = getattr(bundle, split)
+    if dataset is None or len(dataset) == 0:
+        raise ValueError(f"the {split!r} split of {root} is empty; try --split {'val' if split == 'test' else 'test'}")
+    cfg = TrainConfig(**{k: v for k, v in (run.config.get("config") or {}).items() if k in TrainConfig.__annotations__})
+    cfg = replace(cfg, batch_size=batch_size or cfg.batch_size,
+                  num_workers=cfg.num_workers if num_workers is None else num_workers)
+    out = evaluate(run.model, loader_for(dataset, cfg, env=DistEnv(0, 1, 0), epoch=0, train=False), dev)
+    summary = M.summarise(out.probs, out.labels, out.video_index, run.classes)
+    summary.update(split=split, clips_per_video=clips_per_video, arch=run.arch, dropped=list(bundle.dropped))
+    return Evaluation(summary, M.confusion(out.labels, out.probs.argmax(1), len(run.classes)), run.classes)
+
+
+def write_evaluation(run_dir: str | Path, ev: Evaluation) -> list[Path]:
+    """``metrics.json``, ``confusion.csv`` and ``confusion.png`` in ``run_dir`` (each written atomically)."""
+    run_dir = Path(run_dir)
+    paths = [run_dir / "metrics.json", run_dir / "confusion.csv", run_dir / "confusion.png"]
+    write_text(paths[0], json.dumps(ev.metrics, indent=2))
+    M.write_confusion_csv(ev.confusion, ev.classes, paths[1])
+    M.plot_confusion(ev.confusion, ev.classes, paths[2])
+    return paths
+
+
+@torch.inference_mode()
+def predict_video(run: TrainedRun, video: str | Path, *, top: int = 5) -> list[tuple[str, float]]:
+    """The ``top`` classes and probabilities for one video: one clip of uniform indices over the whole video,
+    preprocessed by ``frames_to_tensor`` exactly as in evaluation."""
+    from twostream.datasets.sampling import uniform_indices
+    from twostream.datasets.transforms import frames_to_tensor
+    from twostream.datasets.video import probe, read_clip
+
+    spec = run.model.input_spec
+    if spec.key != "video":
+        raise ValueError(f"run {run.run_dir} is a {spec.key} stream; `predict` reads pixels: use a video run, "
+                         "or a fused run through `twostream live`")
+    indices = uniform_indices(probe(video).num_frames, spec.clip_len)  # (T,)
+    clip = read_clip(video, indices)
+    x = frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)  # (T, 3, S, S)
+    device = next(run.model.parameters()).device
+    probs = run.model(x[None].to(device)).float().softmax(1)[0].cpu()  # (C,)
+    best = probs.topk(min(top, len(run.classes)))
+    return [(run.classes[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())]
+
+
+COMPARE_FIELDS = ("run", "model", "accuracy", "video_accuracy", "macro_f1", "top5", "num_videos")
+
+
+def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """One row per run from its ``metrics.json`` (written by ``twostream evaluate``), best accuracy first."""
+    rows = []
+    for run_dir in map(Path, run_dirs):
+        path = run_dir / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found; run `twostream evaluate {run_dir}` first")
+        m = json.loads(path.read_text())
+        rows.append({"run": str(run_dir), "model": m.get("arch", run_dir.name),
+                     **{k: m.get(k) for k in COMPARE_FIELDS[2:]}})
+    return sorted(rows, key=lambda r: -(r["accuracy"] or 0.0))
+
+
+def write_comparison(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[Path, Path]:
+    """``comparison.md`` (a Markdown table) and ``comparison.csv`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COMPARE_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(COMPARE_FIELDS) + " |", "|" + "---|" * len(COMPARE_FIELDS)]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in COMPARE_FIELDS) + " |" for r in rows]
+    md, csv_path = out_dir / "comparison.md", out_dir / "comparison.csv"
+    write_text(md, "\n".join(lines) + "\n")
+    write_text(csv_path, buf.getvalue())
+    return md, csv_path
