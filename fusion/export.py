@@ -47,27 +47,16 @@ def example_input(spec: InputSpec, batch: int = 2, seed: int = 0) -> torch.Tenso
 
 
 def _load_streams(run_dir: Path):
-    """The run's classes, torch models by input key, and fusion ``{"mode", "params"}`` (``None`` for one stream).
+    """The run's classes, torch models by input key, and fusion ``{"mode", "params"}`` (``None`` for one stream)."""
+    from twostream.fusion.run import load_run
 
-    A training run holds ``best.pt`` (else ``last.pt``); a fused run ``fusion.json`` with ``rgb.pt`` + ``pose.pt``.
-    """
-    from twostream.streams.checkpoint import load_model, read_checkpoint
-
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise FileNotFoundError(f"run directory not found: {run_dir}")
-    fusion = None
-    if (run_dir / "fusion.json").is_file():
-        meta = json.loads((run_dir / "fusion.json").read_text(encoding="utf-8"))
-        fusion = {"mode": meta["mode"], "params": meta.get("params", {})}
-        paths = [run_dir / "rgb.pt", run_dir / "pose.pt"]
-    else:
-        paths = [next((p for p in (run_dir / "best.pt", run_dir / "last.pt") if p.is_file()), run_dir / "best.pt")]
-    classes = list(read_checkpoint(paths[0])["classes"])
-    models = {}
-    for path in paths:
-        model = load_model(path, expect_classes=classes)
-        models[model.input_spec.key] = model
-    return classes, models, fusion
+    predictor = load_run(run_dir, device="cpu")
+    models = {model.input_spec.key: model for model in predictor.models.values()}
+    fusion = None if predictor.fusion is None else {"mode": predictor.fusion.name,
+                                                    "params": predictor.fusion.to_dict()}
+    return list(predictor.classes), models, fusion
 
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) -> ExportResult:
@@ -118,12 +107,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-class OnnxPrediction(NamedTuple):
-    fused: np.ndarray  # (C,)
-    per_stream: dict[str, np.ndarray]  # "rgb" / "pose" → (C,)
-    pose_detected_fraction: float
-
-
 class OnnxRunPredictor:
     """``RunPredictor``'s interface (``classes``, ``specs``, ``predict_window``) over onnxruntime sessions."""
 
@@ -136,23 +119,29 @@ class OnnxRunPredictor:
 
             self._fusion = mode_from_dict(fusion["mode"], fusion.get("params", {}))
 
-    def predict_window(self, video=None, keypoints=None) -> OnnxPrediction:
-        """One window: ``video`` (T, 3, S, S) and/or ``keypoints`` (T, V, 4), as ``RunPredictor`` takes them."""
+    def predict_window(self, video=None, keypoints=None):
+        """One window, as ``RunPredictor.predict_window``: ``video`` (T, 3, S, S), ``keypoints`` raw (T, V, 4)
+        (MediaPipe-33 is reduced to COCO-17 for a pose stream trained on that) → ``fusion.run.Prediction``."""
+        from twostream.fusion.run import Prediction
+        from twostream.streams.keypoint_data import to_layout
+
         inputs = {"video": video, "keypoints": keypoints}
-        per_stream, detected = {}, 1.0
+        per_stream, detected = {}, None
         for key, session in self._sessions.items():
             if inputs[key] is None:
                 raise ValueError(f"this run needs {key}=: its streams are {sorted(self._sessions)}")
-            x = np.asarray(inputs[key], np.float32)[None]  # (1, T, ...)
-            per_stream[STREAM_NAMES[key]] = _softmax(session.run(None, {"input": x})[0])[0]  # (C,)
-        if keypoints is not None and "keypoints" in self._sessions:
-            detected = float(np.any(np.asarray(keypoints) != 0, axis=(1, 2)).mean())
+            x = np.asarray(inputs[key], np.float32)  # (T, ...)
+            if key == "keypoints":
+                x = to_layout(x, self.specs[key].layout)  # (T, V, 4)
+                detected = float((np.abs(x).sum(axis=(1, 2)) > 0).mean())
+            logits = session.run(None, {"input": np.ascontiguousarray(x)[None]})[0]  # (1, C)
+            per_stream[STREAM_NAMES[key]] = _softmax(logits)[0]  # (C,)
         if self._fusion is None:
             fused = next(iter(per_stream.values()))
         else:
             probs = {name: p[None] for name, p in per_stream.items()}  # (1, C) each
             fused = self._fusion.fuse(probs, {"detected_fraction": np.array([detected])})[0]
-        return OnnxPrediction(fused, per_stream, detected)
+        return Prediction(fused, per_stream, detected)
 
 
 def load_onnx_run(out_dir: str | Path) -> OnnxRunPredictor:

@@ -22,6 +22,7 @@ from twostream.errors import CheckpointError
 from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.capture import CaptureThread, Frame, FrameSource
 from twostream.fusion.overlay import draw_overlay, top_k
+from twostream.pose.skeleton import MEDIAPIPE_33
 
 _QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
 
@@ -71,7 +72,7 @@ class LivePrediction(NamedTuple):
     fused: np.ndarray  # (C,) fused probabilities, averaged over the last ``smooth`` predictions
     fused_raw: np.ndarray  # (C,) this window's fused probabilities
     per_stream: dict[str, np.ndarray]  # stream name → (C,) probabilities for this window
-    detected_fraction: float  # share of the pose window's frames with a person (1.0 for RGB-only runs)
+    detected_fraction: float | None  # share of the pose window's frames with a person (None: no pose stream)
     latency_ms: float  # capture of the window's last frame → prediction ready
 
 
@@ -104,22 +105,13 @@ class LiveStats:
 
 
 def _buffer_specs(specs: dict[str, Any], step: int) -> tuple[BufferSpec | None, BufferSpec | None]:
+    """Ring shapes for the run: preprocessed (3, S, S) pixels, raw MediaPipe-33 (33, 4) landmarks (the predictor
+    reduces them to the pose model's layout, as it does offline)."""
     video, keypoints = specs.get("video"), specs.get("keypoints")
     if video is None and keypoints is None:
         raise CheckpointError(f"the run has no 'video' or 'keypoints' stream (specs: {sorted(specs)})")
-    joints = _live_layout(keypoints.layout).num_joints if keypoints else 0
     return (BufferSpec(video.clip_len, (3, video.size, video.size), step) if video else None,
-            BufferSpec(keypoints.clip_len, (joints, 4), step) if keypoints else None)
-
-
-def _live_layout(name: str | None):
-    """The joint layout the pose model wants, fed from MediaPipe-33 (converted to COCO-17 if asked)."""
-    from twostream.pose.skeleton import MEDIAPIPE_33, get_layout
-
-    if name in (None, MEDIAPIPE_33.name, "coco17"):
-        return get_layout(name or MEDIAPIPE_33.name)
-    raise CheckpointError(f"the pose model wants {name!r} keypoints; the live demo makes MediaPipe-33 "
-                          f"(or COCO-17 from them): retrain the pose stream on mediapipe33 or coco17 keypoints")
+            BufferSpec(keypoints.clip_len, (MEDIAPIPE_33.num_joints, 4), step) if keypoints else None)
 
 
 class LiveEngine:
@@ -131,7 +123,10 @@ class LiveEngine:
         self.classes = list(predictor.classes)
         self.video_spec, self.keypoint_spec = predictor.specs.get("video"), predictor.specs.get("keypoints")
         self.buffer = DualFrameBuffer(*_buffer_specs(predictor.specs, config.frame_step))
-        self.layout = _live_layout(self.keypoint_spec.layout) if self.keypoint_spec else None
+        if self.keypoint_spec is not None:  # fail now, not in the worker, if MediaPipe-33 cannot feed the model
+            from twostream.streams.keypoint_data import to_layout
+
+            to_layout(np.zeros((MEDIAPIPE_33.num_joints, 4), np.float32), self.keypoint_spec.layout)
         self.results: LatestSlot[LivePrediction] = LatestSlot()
         self.stats = LiveStats()
         self._requests: LatestSlot[Snapshot] = LatestSlot()
@@ -148,7 +143,7 @@ class LiveEngine:
         import cv2
 
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3)
-        pixels = landmarks = keypoints = None
+        pixels = landmarks = None
         if self.video_spec is not None:
             from twostream.datasets.transforms import frames_to_tensor
 
@@ -156,8 +151,7 @@ class LiveEngine:
             pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
         if self.keypoint_spec is not None:
             landmarks = self._pose.process(rgb)[0]  # (33, 4)
-            keypoints = landmarks if self.layout.num_joints == 33 else _to_coco17(landmarks)  # (V, 4)
-        self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=keypoints)
+        self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
 
     def _due(self) -> bool:
@@ -184,7 +178,7 @@ class LiveEngine:
         return LivePrediction(
             snap.frame_index, snap.frame_index - max(spans) + 1, snap.timestamp, np.mean(self._history, axis=0),
             fused, {k: np.asarray(v, np.float64) for k, v in pred.per_stream.items()},
-            float(getattr(pred, "pose_detected_fraction", 1.0)), (time.perf_counter() - snap.timestamp) * 1e3)
+            pred.pose_detected_fraction, (time.perf_counter() - snap.timestamp) * 1e3)
 
     def _publish(self, result: LivePrediction) -> None:
         self.results.put(result)
@@ -194,15 +188,14 @@ class LiveEngine:
             self.on_prediction(result)
 
     def annotate(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
-        from twostream.pose.skeleton import MEDIAPIPE_33
-
         result = self.results.peek()
         status = [f"{self.stats.fps:4.1f} fps  {self.stats.prediction_hz:3.1f} pred/s"]
         if result is None:
             status.append("filling buffers ...")
             fused, streams = [], {}
         else:
-            status.append(f"latency {result.latency_ms:.0f} ms  person {result.detected_fraction:.0%}")
+            person = "" if result.detected_fraction is None else f"  person {result.detected_fraction:.0%}"
+            status.append(f"latency {result.latency_ms:.0f} ms{person}")
             fused = top_k(result.fused, self.classes, 5)
             streams = {k: top_k(v, self.classes, 1)[0] for k, v in result.per_stream.items()}
         return draw_overlay(image, keypoints=landmarks, layout=MEDIAPIPE_33, fused=fused, streams=streams,
@@ -307,12 +300,6 @@ class LiveEngine:
             if self._capture is not None:
                 self._capture.paused.clear()
         return key not in _QUIT_KEYS
-
-
-def _to_coco17(landmarks: np.ndarray) -> np.ndarray:
-    from twostream.pose.skeleton import mediapipe33_to_coco17
-
-    return mediapipe33_to_coco17(landmarks)  # (17, 4)
 
 
 def prediction_record(result: LivePrediction, classes: list[str], k: int = 5) -> dict[str, Any]:
