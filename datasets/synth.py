@@ -111,8 +111,7 @@ def raise_arms(phase: float, amp: float) -> Pose:
 @_action(hz=1.8)
 def clap(phase: float, amp: float) -> Pose:
     c = _closing(phase)
-    return Pose(r_shoulder=0.75 - 0.25 * c, r_elbow=-1.0 - 1.1 * c, l_shoulder=0.75 - 0.25 * c,
-                l_elbow=-1.0 - 1.1 * c)
+    return Pose(r_shoulder=0.6 - 0.4 * c, r_elbow=-0.9 - 0.8 * c, l_shoulder=0.6 - 0.4 * c, l_elbow=-0.9 - 0.8 * c)
 
 
 @_action(hz=0.8)
@@ -139,7 +138,7 @@ def jump(phase: float, amp: float) -> Pose:
 @_action(hz=1.0)
 def kick(phase: float, amp: float) -> Pose:
     k = max(0.0, _s(phase)) ** 1.5
-    return Pose(r_hip=0.06 + 1.15 * amp * k, r_knee=-0.5 * (1 - k) * k, l_hip=0.1, r_shoulder=0.5 + 0.3 * k,
+    return Pose(r_hip=0.06 + 1.15 * amp * k, r_knee=-0.5 * (1 - k) * k, r_shoulder=0.5 + 0.3 * k,
                 l_shoulder=0.5 + 0.3 * k, torso_tilt=0.12 * k)
 
 
