@@ -15,7 +15,10 @@ from torch.utils.data import DataLoader
 
 from twostream.errors import CheckpointError
 from twostream.fusion.late import MODES, build_mode, mode_from_dict
-from twostream.fusion.run import RunPredictor, checkpoint_of, detected_fraction, load_run, read_fusion, write_fused_run
+from twostream.fusion.run import (
+    STREAM_FILES, RunPredictor, checkpoint_of, detected_fraction, load_run, read_fusion, write_fused_run,
+)
+from twostream.streams.checkpoint import read_checkpoint
 from twostream.streams.keypoint_data import CacheKeypoints
 
 Progress = Callable[[int, int], None]
@@ -88,6 +91,19 @@ def _streams(rgb_run: Path, pose_run: Path, device: str) -> RunPredictor:
     return RunPredictor({"rgb": rgb.models["rgb"], "pose": pose.models["pose"]}, rgb.classes, None, device)
 
 
+def _fit_all(scores: SplitScores, weight: float | None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Fit every mode on validation scores: (parameters per mode, validation accuracy per mode)."""
+    params, validation = {}, {}
+    aux = {"detected_fraction": scores.detected}
+    for name in MODES:
+        given = {"fixed": {"weight": weight}, "gated": {"weight": weight, "tune": False}}.get(name, {})
+        fusion = build_mode(name, **(given if weight is not None else {}))
+        fusion.fit(scores.probs, scores.labels, aux)
+        params[name] = fusion.to_dict()
+        validation[name] = float((fusion.fuse(scores.probs, aux).argmax(1) == scores.labels).mean())
+    return params, validation
+
+
 def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mode: str = "tuned",
               weight: float | None = None, root: str | Path | None = None, split: int | None = None,
               split_dir: str | Path | None = None, val_fraction: float | None = None, seed: int | None = None,
@@ -115,22 +131,12 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
         raise CheckpointError(f"dataset {root} has classes {list(s.classes)[:5]}…, the runs were trained on "
                               f"{list(predictor.classes)[:5]}…; pass the ROOT they were trained on")
     scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
-    params, validation = {}, {}
-    for name in MODES:
-        fixed = {"weight": weight} if weight is not None and name == "fixed" else \
-            {"weight": weight, "tune": False} if weight is not None and name == "gated" else {}
-        fusion = build_mode(name, **fixed)
-        fusion.fit(scores.probs, scores.labels, {"detected_fraction": scores.detected})
-        params[name] = fusion.to_dict()
-        fused = fusion.fuse(scores.probs, {"detected_fraction": scores.detected})
-        validation[name] = float((fused.argmax(1) == scores.labels).mean())
+    params, validation = _fit_all(scores, weight)
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
               "split": {**settings, "split_dir": str(settings["split_dir"]) if settings["split_dir"] else None,
                         "fit_on": "val", "num_videos": int(len(scores.labels))},
-              "streams": {"rgb": {"run": str(rgb_run), "arch": type(predictor.models["rgb"]).__name__,
-                                  "file": "rgb.pt"},
-                          "pose": {"run": str(pose_run), "arch": type(predictor.models["pose"]).__name__,
-                                   "file": "pose.pt"}},
+              "streams": {role: {"run": str(run), "arch": read_checkpoint(checkpoint_of(run))["arch"],
+                                 "file": STREAM_FILES[role]} for role, run in (("rgb", rgb_run), ("pose", pose_run))},
               "validation": {"accuracy": validation,
                              **{role: float((p.argmax(1) == scores.labels).mean()) for role, p in scores.probs.items()}}}
     write_fused_run(out, record, {"rgb": checkpoint_of(rgb_run), "pose": checkpoint_of(pose_run)})
