@@ -1,4 +1,5 @@
-"""Draw a cartoon person from a pose: 2D forward kinematics over a jointed skeleton, then filled shapes.
+"""Draw a cartoon person from a pose (2D forward kinematics over a jointed skeleton, then filled shapes) and the
+calm scene behind it.
 
 Coordinates are image pixels, x to the right, y down. The figure faces the camera, so its LEFT side (``left_wrist``)
 is on the viewer's RIGHT (larger x), as in MediaPipe's landmark names. Lengths are in *body units*: 1.0 is the
@@ -12,6 +13,7 @@ angle to the proximal one, positive bending the segment further outward / upward
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -98,6 +100,26 @@ def _saturated(rng: np.random.Generator) -> Colour:
 def _muted(rng: np.random.Generator) -> Colour:
     hsv = np.uint8([[[rng.integers(0, 180), rng.integers(40, 160), rng.integers(40, 120)]]])
     return _bgr(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def draw_background(rng: np.random.Generator, size: tuple[int, int], floor_y: float) -> np.ndarray:
+    """A calm scene: a pale, unsaturated wall (so the saturated shirts stand out) with soft blotches or panels,
+    and a darker floor from ``floor_y`` down. (H, W, 3) uint8 BGR."""
+    width, height = size
+    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(10, 80), rng.integers(120, 235)]]])
+    wall = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    floor = wall * rng.uniform(0.5, 0.8)
+    if rng.random() < 0.5:
+        texture = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (width, height),
+                             interpolation=cv2.INTER_CUBIC)  # (H, W) soft blotches
+    else:
+        period = width / rng.integers(3, 9)
+        texture = np.broadcast_to(np.sign(np.sin(np.arange(width) * math.pi / period)), (height, width))  # panels
+    img = np.empty((height, width, 3), np.float32)
+    img[:] = wall
+    img[int(floor_y):] = floor
+    img += texture[..., None] * rng.uniform(3, 10)  # (H, W, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def _dir(angle: float, side: float) -> np.ndarray:

@@ -35,8 +35,8 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from twostream.datasets.cartoon import JOINTS, Look, Pose, draw_figure, draw_flag, joint_array, random_look, \
-    skeleton_points
+from twostream.datasets.cartoon import JOINTS, Look, Pose, draw_background, draw_figure, draw_flag, joint_array, \
+    random_look, skeleton_points
 
 FORMAT_VERSION = 1
 FPS = 25.0
@@ -178,26 +178,6 @@ def _random_clip(rng: np.random.Generator, action: Action, size: tuple[int, int]
                 amp=rng.uniform(0.85, 1.1), noise=rng.uniform(0, 5), shake=rng.uniform(0, 1.2), occluder=occluder)
 
 
-def _background(rng: np.random.Generator, size: tuple[int, int], floor_y: float) -> np.ndarray:
-    """A calm scene: a pale, unsaturated wall (so the saturated shirts stand out) with soft blotches or panels,
-    and a darker floor from ``floor_y`` down. (H, W, 3) uint8 BGR."""
-    width, height = size
-    hsv = np.uint8([[[rng.integers(0, 180), rng.integers(10, 80), rng.integers(120, 235)]]])
-    wall = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
-    floor = wall * rng.uniform(0.5, 0.8)
-    if rng.random() < 0.5:
-        texture = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (width, height),
-                             interpolation=cv2.INTER_CUBIC)  # (H, W) soft blotches
-    else:
-        period = width / rng.integers(3, 9)
-        texture = np.broadcast_to(np.sign(np.sin(np.arange(width) * math.pi / period)), (height, width))  # panels
-    img = np.empty((height, width, 3), np.float32)
-    img[:] = wall
-    img[int(floor_y):] = floor
-    img += texture[..., None] * rng.uniform(3, 10)  # (H, W, 3)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def _frames(action: Action, look: Look, background: np.ndarray, clip: Clip, rng: np.random.Generator,
             frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (frame (H, W, 3) uint8 BGR, joints (J, 2) float32 pixels) for each frame."""
@@ -259,7 +239,7 @@ def _render(action: Action, path: Path, *, look: Look, scene_key: list[int], cli
             size: tuple[int, int]) -> np.ndarray:
     rng = np.random.default_rng(clip_key)
     clip = _random_clip(rng, action, size, frames)
-    background = _background(np.random.default_rng(scene_key), size, clip.ground[1])
+    background = draw_background(np.random.default_rng(scene_key), size, clip.ground[1])
     path.parent.mkdir(parents=True, exist_ok=True)
     return _write_clip(path, _frames(action, look, background, clip, rng, frames), size)
 

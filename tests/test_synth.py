@@ -159,7 +159,8 @@ def test_bend_sways_the_head_over_still_hips():
 
 def test_kick_raises_one_leg_sideways():
     traj = _trajectory("kick")
-    assert _range(traj, "right_ankle", 1) > 0.1 and traj[:, J["right_ankle"], 0].min() < traj[0, J["right_hip"], 0] - 0.2
+    assert _range(traj, "right_ankle", 1) > 0.1
+    assert traj[:, J["right_ankle"], 0].min() < traj[0, J["right_hip"], 0] - 0.2  # outward: the right is -x
     assert _range(traj, "left_ankle", 1) < 1e-6
 
 
