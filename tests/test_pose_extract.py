@@ -144,3 +144,30 @@ def test_pose_show_writes_an_annotated_copy(tmp_path, monkeypatch):
     capture.release()
     assert cache_path_for(video).exists()  # extracted on the way, reused next time
     assert list_videos(tmp_path) == [video]
+
+
+def test_a_killed_run_leaves_only_whole_caches_and_resumes(tmp_path, make_video):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for k in range(4):
+        make_video(tmp_path / f"v{k}.avi", num_frames=40, seed=k)
+    command = [sys.executable, "-m", "twostream", "extract", str(tmp_path), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not list(tmp_path.glob("*.pose.npz")):
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)  # at whatever instant it happens to be: between or inside writes
+        process.wait()
+    done = sorted(p.name for p in tmp_path.glob("*.pose.npz"))
+    assert done  # the first cache appeared before the kill
+    for name in done:
+        assert load_cache(tmp_path / name).num_frames == 40  # every visible cache is whole
+    report = extract_dataset(tmp_path, ONE)
+    statuses = _statuses(report)
+    assert [v for v, s in statuses.items() if s == "skipped"] == [n.replace(".pose.npz", ".avi") for n in done]
+    assert set(statuses.values()) <= {"skipped", "extracted"}
+    assert not list(tmp_path.glob(".*.tmp"))  # temp files of the killed writer were cleaned up
