@@ -181,7 +181,6 @@ def _random_clip(rng: np.random.Generator, action: Action, size: tuple[int, int]
 def _frames(action: Action, look: Look, background: np.ndarray, clip: Clip, rng: np.random.Generator,
             frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (frame (H, W, 3) uint8 BGR, joints (J, 2) float32 pixels) for each frame."""
-    height, width = background.shape[:2]
     for t in range(frames):
         pose = action.pose(clip.phase + clip.hz * t / FPS, clip.amp)
         dx, dy = rng.normal(0, clip.shake, 2) if clip.shake > 0 else (0.0, 0.0)
@@ -206,19 +205,19 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _write_clip(path: Path, stream: Iterator[tuple[np.ndarray, np.ndarray]], size: tuple[int, int]) -> np.ndarray:
-    def write(tmp: Path) -> None:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
-        if not writer.isOpened():
-            raise OSError(f"OpenCV cannot write {tmp}; check that the folder is writable")
-        try:
-            for img, pts in stream:
-                writer.write(img)
-                joints.append(pts)
-        finally:
-            writer.release()
-
-    joints: list[np.ndarray] = []
-    _write_atomic(path, write)
+    """Encode the frames as MJPG under a temporary name, then move it into place; returns (T, J, 2) joints."""
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")  # keeps .avi: OpenCV picks the container by suffix
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write {tmp}; check that the folder is writable")
+    joints = []
+    try:
+        for img, pts in stream:
+            writer.write(img)
+            joints.append(pts)
+    finally:
+        writer.release()
+    os.replace(tmp, path)
     return np.stack(joints)  # (T, J, 2)
 
 
