@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -19,13 +20,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", metavar="ROOT", help="dataset folder (searched recursively) or one video file")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes extracting in parallel (1 = in this process)")
-    parser.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+    parser.add_argument("--shard", type=_shard, default="1/1", metavar="I/N",
                         help="take only the I-th of N round-robin shares of the sorted videos (1-based)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="process every K-th frame")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
                         help="MediaPipe Pose model: 0 lite, 1 full, 2 heavy")
     parser.add_argument("--force", action="store_true", help="redo videos whose cache is up to date")
     parser.epilog = "Exit status: 0 when every video was extracted or skipped, 1 when any failed."
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _print_summary(report: ExtractReport) -> None:
@@ -44,6 +52,8 @@ def _print_summary(report: ExtractReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.root).exists():
+        raise FileNotFoundError(f"no video or folder at {args.root}")
     config = ExtractConfig(workers=args.workers, shard=args.shard, every=args.every,
                            model_complexity=args.model_complexity, force=args.force)
     columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),

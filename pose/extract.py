@@ -18,6 +18,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from twostream.datasets.folder import is_video
 from twostream.datasets.video import iter_frames, probe
 from twostream.errors import VideoReadError
 from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, remove_stale_temps, save_cache,
@@ -94,14 +95,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _video_extensions() -> tuple[str, ...]:
-    try:
-        from twostream.datasets.folder import VIDEO_EXTENSIONS
-    except ImportError:  # folder.py not written yet
-        return (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
-    return tuple(VIDEO_EXTENSIONS)
-
-
 def list_videos(root: str | os.PathLike) -> list[Path]:
     """Every video under ``root`` (recursive), sorted by relative path; ``root`` may be one video file.
 
@@ -112,9 +105,7 @@ def list_videos(root: str | os.PathLike) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no video or folder at {root}")
-    extensions = {e.lower() for e in _video_extensions()}
-    videos = [p for p in root.rglob("*") if p.suffix.lower() in extensions and p.is_file()
-              and not p.name.startswith(".") and ".pose." not in p.name]
+    videos = [p for p in root.rglob("*") if is_video(p) and ".pose." not in p.name]
     return sorted(videos, key=lambda p: p.relative_to(root).as_posix())
 
 
