@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from twostream.cli.console import console, warn
 from twostream.fusion import live
 from twostream.fusion.capture import FrameSource
-from twostream.fusion.sinks import AnnotatedWriter, PredictionLog, Window, display_available
+from twostream.fusion.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
 from twostream.errors import TwostreamError
 
 HELP = "Recognise actions live from a webcam, video file or stream URL, with skeleton and top-5 overlay."
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         window = None if args.no_window else stack.enter_context(Window())
         classes = list(predictor.classes)
         engine = live.LiveEngine(predictor, config, on_prediction=(
-            (lambda result: log.write(live.prediction_record(result, classes))) if log else None))
+            (lambda result: log.write(prediction_record(result, classes))) if log else None))
         stats = engine.run(source, writer=writer, window=window)
     console.print(
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "

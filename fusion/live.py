@@ -302,21 +302,6 @@ class LiveEngine:
         return key not in _QUIT_KEYS
 
 
-def prediction_record(result: LivePrediction, classes: list[str], k: int = 5) -> dict[str, Any]:
-    """One JSON-able log line: frame indices, time, fused top-k and every stream's full probability vector."""
-    return {
-        "frame": result.frame_index,
-        "window": [result.first_frame, result.frame_index],
-        "time": round(result.timestamp, 4),
-        "latency_ms": round(result.latency_ms, 2),
-        "top5": [[name, round(score, 6)] for name, score in top_k(result.fused, classes, k)],
-        "fused": result.fused.tolist(),
-        "fused_raw": result.fused_raw.tolist(),
-        "per_stream": {name: p.tolist() for name, p in result.per_stream.items()},
-        "pose_detected_fraction": result.detected_fraction,
-    }
-
-
 def open_predictor(run_dir, device: str = "cpu") -> Predictor:
     """A training run, a fused run (``fusion.run.load_run``) or an ONNX export (a folder with export.json)."""
     from pathlib import Path

@@ -7,12 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Sequence
 
 import cv2
 import numpy as np
 
 from twostream.errors import TwostreamError
+from twostream.fusion.overlay import top_k
 
 
 class AnnotatedWriter:
@@ -79,6 +80,23 @@ class PredictionLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def prediction_record(result, classes: Sequence[str], k: int = 5) -> dict[str, Any]:
+    """One log line for a ``fusion.live.LivePrediction``: the window's last and first frame, its capture time
+    (perf_counter s), latency, the fused top-k, the fused vector (smoothed and raw) and each stream's full
+    probability vector (class order as in ``classes``)."""
+    return {
+        "frame": result.frame_index,
+        "window": [result.first_frame, result.frame_index],
+        "time": round(result.timestamp, 4),
+        "latency_ms": round(result.latency_ms, 2),
+        "top5": [[name, round(score, 6)] for name, score in top_k(result.fused, classes, k)],
+        "fused": result.fused.tolist(),
+        "fused_raw": result.fused_raw.tolist(),
+        "per_stream": {name: p.tolist() for name, p in result.per_stream.items()},
+        "pose_detected_fraction": result.detected_fraction,
+    }
 
 
 def display_available() -> bool:

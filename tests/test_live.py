@@ -63,18 +63,28 @@ def _live(monkeypatch, predictor, *argv) -> int:
     return main(["live", "RUN", *argv])
 
 
-def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, make_video, monkeypatch):
+def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, make_video):
+    import torch
+
+    from twostream.streams.checkpoint import save_checkpoint
+    from twostream.streams.registry import build
+
+    kwargs = {"num_classes": 3, "clip_len": 4, "size": 16, "hidden": 8}  # a real (tiny, untrained) run
+    model = build("fc", **kwargs)
+    save_checkpoint(tmp_path / "run" / "best.pt", {"model": model.state_dict(), "arch": "fc", "arch_kwargs": kwargs,
+                                                   "classes": ["wave", "jump", "sit"], "config": {}, "epoch": 1,
+                                                   "metrics": {}})
     video = make_video(tmp_path / "in.avi", num_frames=20, size=(160, 120))
     out, log = tmp_path / "annotated.mp4", tmp_path / "preds.jsonl"
-    predictor = StandInPredictor(clip_len=4)
-    assert _live(monkeypatch, predictor, "--source", str(video), "--no-window", "--output", str(out),
-                 "--log", str(log), "--stride", "5", "--smooth", "1", "--deterministic") == 0
+    assert main(["live", str(tmp_path / "run"), "--source", str(video), "--no-window", "--output", str(out),
+                 "--log", str(log), "--stride", "5", "--smooth", "1", "--deterministic"]) == 0
     assert _count_frames(out) == 20
     assert not list(tmp_path.glob(".*partial*"))
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["frame"] for r in records] == [3, 8, 13, 18]  # first full window, then every 5th frame
     assert records[0]["window"] == [0, 3]
     assert len(records[0]["top5"]) == 3 and set(records[0]["per_stream"]) == {"rgb"}
+    assert records[0]["pose_detected_fraction"] is None
     np.testing.assert_allclose(records[0]["fused"], records[0]["fused_raw"])
     # the overlay panel (top-left) differs from the input; the bottom-right corner is untouched
     ours = cv2.VideoCapture(str(out))
@@ -181,3 +191,19 @@ def test_a_slow_consumer_drops_frames_instead_of_queueing(tmp_path, make_video):
         stats = engine.run(source, window=SlowWindow())
     assert stats.dropped > 0
     assert stats.frames + stats.dropped == 20
+
+
+def test_overlay_draws_the_skeleton_where_the_person_is():
+    from twostream.fusion.overlay import draw_overlay
+    from twostream.pose.skeleton import MEDIAPIPE_33
+
+    frame = np.zeros((200, 200, 3), np.uint8)
+    keypoints = np.zeros((33, 4), np.float32)
+    keypoints[:, 0] = np.linspace(0.6, 0.9, 33)  # a person in the right half, below the text panel
+    keypoints[:, 1] = np.linspace(0.5, 0.95, 33)
+    keypoints[:, 3] = 1.0
+    out = draw_overlay(frame.copy(), keypoints=keypoints, layout=MEDIAPIPE_33, fused=[("wave", 0.7)],
+                       status=["30 fps"])
+    assert out[100:, 110:].any()  # skeleton pixels
+    assert out[:20, :60].any()  # panel text
+    assert not out[150:, :60].any()  # nothing elsewhere
