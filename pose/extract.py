@@ -157,6 +157,8 @@ def process_video(video: Path, rel: str, config: ExtractConfig) -> VideoResult:
         save_cache(cache, path)
     except (VideoReadError, OSError) as exc:
         return VideoResult(rel, "failed", 0, 0.0, str(exc))
+    except Exception as exc:  # noqa: BLE001 - e.g. MediaPipe rejecting a frame: report it, finish the others
+        return VideoResult(rel, "failed", 0, 0.0, f"{type(exc).__name__}: {exc}")
     reason = ""
     if cache.num_frames < expected:
         reason = f"decoded {cache.num_frames} of the {expected} frames the container announces (truncated?)"
