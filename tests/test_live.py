@@ -207,3 +207,22 @@ def test_overlay_draws_the_skeleton_where_the_person_is():
     assert out[100:, 110:].any()  # skeleton pixels
     assert out[:20, :60].any()  # panel text
     assert not out[150:, :60].any()  # nothing elsewhere
+
+
+def test_a_source_that_stops_mid_run_is_reported_after_a_clean_shutdown(tmp_path, make_video):
+    video = make_video(tmp_path / "in.avi", num_frames=30)
+
+    class UnpluggedAfter5(FrameSource):
+        def read(self):
+            frame = super().read()
+            if frame is not None and frame.index >= 5:
+                raise VideoReadError("video source 0 stopped delivering frames (unplugged or closed?)")
+            return frame
+
+    out = tmp_path / "annotated.mp4"
+    engine = live.LiveEngine(StandInPredictor(clip_len=2), live.LiveConfig(stride=2))
+    with pytest.raises(VideoReadError, match="unplugged"):
+        with UnpluggedAfter5(video, realtime=False) as source, AnnotatedWriter(out, source.fps) as writer:
+            engine.run(source, writer=writer)
+    assert not engine._capture.is_alive()
+    assert _count_frames(out) == 5  # every frame read before the failure, in a finished file
