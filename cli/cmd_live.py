@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from contextlib import ExitStack
 
 from twostream.cli.console import console, warn
@@ -32,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
                         help="MediaPipe model: 0 lite (fastest), 1 full, 2 heavy")
     parser.add_argument("--device", default="cpu", help="torch device for PyTorch runs")
+    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                        help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
                              "--no-window --output annotated.mp4 (and/or --log preds.jsonl)")
     if args.no_window and not (args.output or args.log):
         warn("--no-window without --output or --log: predictions are computed but not saved")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     predictor = live.open_predictor(args.run_dir, device=args.device)
     with ExitStack() as stack:
         source = stack.enter_context(FrameSource(args.source, loop=args.loop,

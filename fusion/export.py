@@ -87,11 +87,13 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) ->
     return ExportResult(out_dir, files, diffs)
 
 
-def _session(path: Path):
+def _session(path: Path, threads: int | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -144,8 +146,9 @@ class OnnxRunPredictor:
         return Prediction(fused, per_stream, detected)
 
 
-def load_onnx_run(out_dir: str | Path) -> OnnxRunPredictor:
-    """Open an ``export_onnx`` folder; ``CheckpointError`` naming the file if it is missing or of another format."""
+def load_onnx_run(out_dir: str | Path, threads: int | None = None) -> OnnxRunPredictor:
+    """Open an ``export_onnx`` folder (``threads``: onnxruntime intra-op threads, default all cores);
+    ``CheckpointError`` naming the file if it is missing or of another format."""
     out_dir = Path(out_dir)
     manifest_path = out_dir / "export.json"
     try:
@@ -165,5 +168,5 @@ def load_onnx_run(out_dir: str | Path) -> OnnxRunPredictor:
         path = out_dir / entry["file"]
         if not path.is_file():
             raise CheckpointError(f"{path} is missing from the export; re-run `twostream export`")
-        sessions[key] = _session(path)
+        sessions[key] = _session(path, threads)
     return OnnxRunPredictor(list(manifest["classes"]), specs, sessions, manifest.get("fusion"))

@@ -85,8 +85,8 @@ class LiveStats:
     predictions: int = 0
     skipped_inferences: int = 0  # snapshots overwritten while the worker was busy
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))  # capture → annotated frame out
-    _frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
-    _prediction_times: deque = field(default_factory=lambda: deque(maxlen=20))
+    frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
+    prediction_times: deque = field(default_factory=lambda: deque(maxlen=20))
 
     @staticmethod
     def _rate(times: deque) -> float:
@@ -94,11 +94,11 @@ class LiveStats:
 
     @property
     def fps(self) -> float:
-        return self._rate(self._frame_times)
+        return self._rate(self.frame_times)
 
     @property
     def prediction_hz(self) -> float:
-        return self._rate(self._prediction_times)
+        return self._rate(self.prediction_times)
 
     def latency_percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
@@ -183,7 +183,7 @@ class LiveEngine:
     def _publish(self, result: LivePrediction) -> None:
         self.results.put(result)
         self.stats.predictions += 1
-        self.stats._prediction_times.append(time.perf_counter())
+        self.stats.prediction_times.append(time.perf_counter())
         if self.on_prediction is not None:
             self.on_prediction(result)
 
@@ -286,7 +286,7 @@ class LiveEngine:
         keep_going = self._show(window, image) if window is not None else True
         self.stats.frames += 1
         now = time.perf_counter()
-        self.stats._frame_times.append(now)
+        self.stats.frame_times.append(now)
         self.stats.latencies_ms.append((now - frame.timestamp) * 1e3)
         return keep_going
 
@@ -309,7 +309,7 @@ def open_predictor(run_dir, device: str = "cpu") -> Predictor:
     if (Path(run_dir) / "export.json").is_file():
         from twostream.fusion.export import load_onnx_run
 
-        return load_onnx_run(run_dir)
+        return load_onnx_run(run_dir, threads=torch.get_num_threads())
     from twostream.fusion.run import load_run
 
     return load_run(run_dir, device=device)
