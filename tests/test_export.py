@@ -78,3 +78,26 @@ def test_missing_export_manifest_is_a_checkpoint_error(tmp_path):
     (tmp_path / "onnx" / "export.json").write_text('{"format_version": 99}')
     with pytest.raises(CheckpointError, match="format_version"):
         load_onnx_run(tmp_path / "onnx")
+
+
+def test_fused_export_predicts_like_the_fused_run(tmp_path):
+    from twostream.fusion.run import load_run, write_fused_run
+
+    write_run(tmp_path / "rgb", "fc", clip_len=4, size=16, hidden=8)
+    write_run(tmp_path / "pose", "pose_gru", clip_len=5, layout="coco17", hidden=8)
+    record = {"mode": "gated", "params": {"gated": {"weight": 0.3}}, "classes": CLASSES, "streams": {}}
+    fused = write_fused_run(tmp_path / "fused", record, {"rgb": tmp_path / "rgb" / "best.pt",
+                                                         "pose": tmp_path / "pose" / "best.pt"})
+    result = export_onnx(fused, tmp_path / "onnx")
+    assert set(result.files) == {"video", "keypoints"}
+    torch_run, onnx_run = load_run(fused), load_onnx_run(tmp_path / "onnx")
+    rng = np.random.default_rng(0)
+    video = rng.standard_normal((4, 3, 16, 16)).astype(np.float32)
+    keypoints = rng.random((5, 33, 4), dtype=np.float32)  # MediaPipe-33, reduced to COCO-17 by both
+    keypoints[:2] = 0  # no person in two frames: the gate must see detected_fraction 0.6 in both
+    expected = torch_run.predict_window(video=torch.from_numpy(video), keypoints=keypoints)
+    got = onnx_run.predict_window(video=video, keypoints=keypoints)
+    np.testing.assert_allclose(got.fused, expected.fused, atol=1e-5)
+    for name in ("rgb", "pose"):
+        np.testing.assert_allclose(got.per_stream[name], expected.per_stream[name], atol=1e-5)
+    assert got.pose_detected_fraction == pytest.approx(expected.pose_detected_fraction) == pytest.approx(0.6)
