@@ -117,6 +117,10 @@ def main() -> None:
             elapsed = time.perf_counter() - start
             sampler.done.set()
             fps = source.fps
+    _report(args, stats, elapsed, fps, sampler)
+
+
+def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler: _MemorySampler) -> None:
     fps_ratio = stats.frames / elapsed / fps
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
     pred_hz = stats.predictions / elapsed

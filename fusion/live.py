@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple, Protocol
 import numpy as np
 import torch
 
-from twostream.errors import CheckpointError
+from twostream.errors import CheckpointError, TwostreamError
 from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.capture import CaptureThread, Frame, FrameSource
 from twostream.fusion.overlay import draw_overlay, top_k
@@ -225,7 +225,11 @@ class LiveEngine:
             return nullcontext()
         from twostream.pose.landmarks import PoseEstimator
 
-        self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
+        try:
+            self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
+        except OSError as exc:  # MediaPipe downloads the lite / heavy models on first use; the wheel has only full
+            raise TwostreamError(f"MediaPipe pose model_complexity={self.config.pose_complexity} is not available "
+                                 f"offline ({exc}); use --pose-complexity 1") from None
         return self._pose
 
     def _run_inline(self, source: FrameSource, writer, window) -> None:

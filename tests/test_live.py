@@ -64,8 +64,6 @@ def _live(monkeypatch, predictor, *argv) -> int:
 
 
 def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, make_video):
-    import torch
-
     from twostream.streams.checkpoint import save_checkpoint
     from twostream.streams.registry import build
 
