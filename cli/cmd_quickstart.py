@@ -1,17 +1,74 @@
-"""`twostream quickstart`: not implemented yet."""
+"""`twostream quickstart`: the built-in default — every stage on a small cartoon dataset, no download needed.
+
+It runs the same commands a user types, in order, so that what it proves is what users get:
+synth → extract → train RGB → train pose → fuse → evaluate → live (headless, on a test video).
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
+from twostream.cli.console import console
 from twostream.errors import TwostreamError
 
-HELP = "(not implemented yet)"
+HELP = "run every stage on a small generated cartoon dataset (synth → extract → train → fuse → evaluate → live)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--out", type=Path, default=Path("twostream-quickstart"),
+                        help="folder for the dataset, runs and the annotated video")
+    parser.add_argument("--videos-per-class", type=int, default=6, help="cartoon clips per class")
+    parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
+    parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
+    parser.add_argument("--epochs", type=int, default=12, help="epochs for each stream")
+    parser.add_argument("--workers", type=int, default=None, help="extraction processes (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    out = args.out
+    data, runs = out / "data", out / "runs"
+    workers = [] if args.workers is None else ["--workers", str(args.workers)]
+    seed = ["--seed", str(args.seed)]
+    return [
+        ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class), *seed]),
+        ("extract keypoints", ["extract", str(data), *workers]),
+        ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
+                                  "--epochs", str(args.epochs), "--lr", "0.003", "--no-pretrained", *seed]),
+        ("train the pose stream", ["train", str(data), "--model", args.pose_model, "--out", str(runs / "pose"),
+                                   "--epochs", str(args.epochs), "--lr", "0.003", *seed]),
+        ("fuse the streams", ["fuse", str(runs / "rgb"), str(runs / "pose"), "--out", str(runs / "fused")]),
+        ("evaluate side by side", ["evaluate", str(runs / "fused")]),
+        ("live demo, headless", ["live", str(runs / "fused"), "--source", "{test_video}", "--no-window", "--fast",
+                                 "--output", str(out / "live.mp4"), "--log", str(out / "live.jsonl")]),
+    ]
+
+
+def _first_test_video(data: Path) -> Path:
+    listing = data / "testlist01.txt"
+    first = next((line.split()[0] for line in listing.read_text().splitlines() if line.strip()), None)
+    if first is None:
+        raise TwostreamError(f"{listing} lists no test video")
+    return data / first
 
 
 def run(args: argparse.Namespace) -> int:
-    raise TwostreamError("`twostream quickstart` is not implemented yet")
+    from twostream.cli.main import main
+
+    steps = _steps(args)
+    started = time.perf_counter()
+    for number, (title, argv) in enumerate(steps, 1):
+        if "{test_video}" in argv:
+            argv = [str(_first_test_video(args.out / "data")) if a == "{test_video}" else a for a in argv]
+        console.rule(f"[bold]{number}/{len(steps)} {title}[/]: twostream {' '.join(argv)}")
+        code = main(argv)
+        if code != 0:
+            console.print(f"[red]quickstart stopped: step {number} ({title}) exited with {code}[/]")
+            return code
+    minutes = (time.perf_counter() - started) / 60
+    console.rule("[bold green]quickstart done")
+    console.print(f"finished in {minutes:.1f} min. Dataset, runs and metrics: [bold]{args.out}[/]; "
+                  f"annotated live video: [bold]{args.out / 'live.mp4'}[/]")
+    return 0
