@@ -1,42 +1,77 @@
-"""`twostream evaluate`: test a run's best model; writes metrics.json, confusion.csv and confusion.png."""
+"""`twostream evaluate`: test a run's best model; writes metrics.json, confusion.csv and confusion.png.
+
+A fused run (a directory with ``fusion.json``) is tested RGB-only, pose-only and under every fusion mode on the
+same videos; its ``metrics.json`` holds the chosen mode's metrics at the top level and all of them side by side.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "Evaluate a training run on its test (or validation) split; writes metrics.json and the confusion matrix."
+HELP = "Evaluate a training or fused run on its test (or validation) split; writes metrics.json and the confusion matrix."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="run directory written by `twostream train`")
+    parser.add_argument("run_dir", type=Path, help="run directory written by `twostream train` or `twostream fuse`")
     parser.add_argument("root", type=Path, nargs="?", default=None,
-                        help="dataset (default: the one recorded in RUN_DIR/config.json)")
+                        help="dataset (default: the one recorded in the run)")
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    parser.add_argument("--clips-per-video", type=int, default=1, help="clips averaged per video")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the run's")
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the run's)")
+    parser.add_argument("--clips-per-video", type=int, default=1,
+                        help="clips averaged per video (training runs; a fused run scores one clip per video)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the run's (fused runs: 4)")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the run's; fused: 0)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
 
 
 def run(args: argparse.Namespace) -> int:
+    from twostream.cli.console import console
+    from twostream.streams.inference import write_evaluation
+
+    if (args.run_dir / "fusion.json").is_file():
+        ev, shown = _fused(args)
+    else:
+        ev, shown = _single(args)
+    console.print(shown)
+    paths = write_evaluation(args.run_dir, ev)
+    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    return 0
+
+
+def _fused(args: argparse.Namespace):
+    import torch
+    from rich.progress import Progress
+
+    from twostream.cli.console import console
+    from twostream.fusion.evaluation import evaluate_fused, format_side_by_side, fused_evaluation
+
+    if args.clips_per_video != 1:
+        raise ValueError(f"--clips-per-video {args.clips_per_video}: a fused run is scored on one clip per video; "
+                         "drop the flag")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"scoring {args.split} videos", total=None)
+        result = evaluate_fused(args.run_dir, args.root, args.split, device=device, batch_size=args.batch_size or 4,
+                                num_workers=args.workers or 0,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return fused_evaluation(result), format_side_by_side(result)
+
+
+def _single(args: argparse.Namespace):
     from rich.table import Table
 
-    from twostream.cli.console import console, warn
-    from twostream.streams.inference import evaluate_run, write_evaluation
+    from twostream.cli.console import warn
+    from twostream.streams.inference import evaluate_run
 
     ev = evaluate_run(args.run_dir, args.root, split=args.split, clips_per_video=args.clips_per_video,
                       device=args.device, batch_size=args.batch_size, num_workers=args.workers)
-    if ev.metrics["dropped"]:
-        warn(f"{len(ev.metrics['dropped'])} unreadable video(s) left out: {', '.join(ev.metrics['dropped'][:10])}")
-    paths = write_evaluation(args.run_dir, ev)
     m = ev.metrics
+    if m["dropped"]:
+        warn(f"{len(m['dropped'])} unreadable video(s) left out: {', '.join(m['dropped'][:10])}")
     table = Table(title=f"{m['arch']} on the {m['split']} split ({m['num_videos']} videos, {m['num_clips']} clips)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for label, key in [("clip accuracy", "accuracy"), ("video accuracy", "video_accuracy"), ("top-5 (clip)", "top5"),
                        ("macro F1 (clip)", "macro_f1"), ("mean class accuracy (clip)", "mean_class_accuracy")]:
         table.add_row(label, f"{m[key]:.4f}")
-    console.print(table)
-    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
-    return 0
+    return ev, table

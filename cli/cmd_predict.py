@@ -1,16 +1,16 @@
-"""`twostream predict`: the top classes of one video under a trained run."""
+"""`twostream predict`: the top classes of one video under a trained or fused run."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "Predict the action in one video with a trained run (uniform frames over the whole video)."
+HELP = "Predict the action in one video with a trained or fused run (uniform frames over the whole video)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, help="run directory written by `twostream train`")
-    parser.add_argument("video", type=Path, help="video file")
+    parser.add_argument("run_dir", type=Path, help="run directory written by `twostream train` or `twostream fuse`")
+    parser.add_argument("video", type=Path, help="video file (keypoints: its .pose.npz cache, else MediaPipe now)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to list")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
 
@@ -20,19 +20,27 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from twostream.cli.console import console
-    from twostream.streams.inference import open_run, predict_video
+    from twostream.fusion.run import load_run, top_classes
 
     if args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
     if not args.video.is_file():
         raise FileNotFoundError(f"video {args.video} does not exist")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    trained = open_run(args.run_dir, device=device)
-    table = Table(title=f"{args.video.name} — {trained.arch}")
+    predictor = load_run(args.run_dir, device=device)
+    prediction = predictor.predict_video(args.video)
+    kind = f"fused: {predictor.fusion.name}" if predictor.fusion else next(iter(prediction.per_stream))
+    table = Table(title=f"{args.video.name} — {args.run_dir.name} ({kind})")
     table.add_column("rank", justify="right")
     table.add_column("class")
     table.add_column("confidence", justify="right")
-    for rank, (name, p) in enumerate(predict_video(trained, args.video, top=args.top), start=1):
+    for rank, (name, p) in enumerate(top_classes(prediction.fused, predictor.classes, args.top), start=1):
         table.add_row(str(rank), name, f"{p:.3f}")
     console.print(table)
+    if len(prediction.per_stream) > 1:
+        for role, probs in prediction.per_stream.items():
+            (name, p), = top_classes(probs, predictor.classes, 1)
+            console.print(f"{role} stream top-1: {name} ({p:.3f})", highlight=False)
+    if prediction.pose_detected_fraction is not None:
+        console.print(f"person found in {prediction.pose_detected_fraction:.0%} of the pose frames", highlight=False)
     return 0

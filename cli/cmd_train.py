@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze", choices=("none", "backbone", "last_block"), default="none",
                         help="train only the head (backbone) or the head and the backbone's last block")
     parser.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the model's)")
+    parser.add_argument("--layout", choices=("mediapipe33", "coco17"), default=None,
+                        help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
+                             "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     parser.add_argument("--split", type=int, default=1, help="UCF101 split number (1-3)")
     parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
@@ -43,18 +46,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
 
 
-def _model_kwargs(args: argparse.Namespace, num_classes: int) -> tuple[dict, dict]:
-    """(structural kwargs recorded in the checkpoint, weight-loading kwargs used only now)."""
+def _structure(args: argparse.Namespace) -> dict:
+    """The builder kwargs that shape the model (recorded in the checkpoint), all but ``num_classes``."""
     from twostream.streams import registry
+    from twostream.streams.keypoint_data import source_layout
 
     params = inspect.signature(registry.builder(args.model)).parameters
-    structure: dict = {"num_classes": num_classes}
+    structure: dict = {}
     if args.clip_len is not None:
         structure["clip_len"] = args.clip_len
     if args.freeze != "none":
         if "freeze" not in params:
             raise ValueError(f"model {args.model!r} has no backbone to freeze; drop --freeze")
         structure["freeze"] = args.freeze
+    if "layout" in params:
+        structure["layout"] = args.layout or source_layout(args.root)
+    elif args.layout is not None:
+        raise ValueError(f"model {args.model!r} reads pixels, not keypoints; drop --layout")
+    return structure
+
+
+def _loading_kwargs(args: argparse.Namespace) -> dict:
+    """The builder kwargs that load initial weights, used only now (never recorded)."""
+    from twostream.streams import registry
+
+    params = inspect.signature(registry.builder(args.model)).parameters
     loading: dict = {}
     if "pretrained" in params and args.weights is None:
         loading["pretrained"] = not args.no_pretrained  # builders without "pretrained" have no such weights
@@ -62,7 +78,7 @@ def _model_kwargs(args: argparse.Namespace, num_classes: int) -> tuple[dict, dic
         if "weights_file" not in params:
             raise ValueError(f"model {args.model!r} cannot load --weights")
         loading["weights_file"] = str(args.weights)
-    return structure, loading
+    return loading
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,15 +95,16 @@ def run(args: argparse.Namespace) -> int:
                       channels_last=args.channels_last, seed=args.seed, patience=args.patience,
                       num_workers=args.num_workers, device=args.device)
     out = args.out or Path("runs") / args.model
-    spec_probe = build(args.model, num_classes=2, **({"clip_len": args.clip_len} if args.clip_len else {}))
+    structure = _structure(args)
+    spec_probe = build(args.model, num_classes=2, **structure)
     data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, seed=args.seed)
     if data.dropped:
         warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
              + (" …" if len(data.dropped) > 10 else ""))
-    structure, loading = _model_kwargs(args, len(data.classes))
+    structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
-    model = build(args.model, **structure, **loading)
+    model = build(args.model, **structure, **_loading_kwargs(args))
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
                   f"{len(data.val) if data.val else 0} validation clips → {out}", highlight=False)
 

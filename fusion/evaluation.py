@@ -15,10 +15,9 @@ from torch.utils.data import DataLoader
 
 from twostream.errors import CheckpointError
 from twostream.fusion.late import MODES, build_mode, mode_from_dict
-from twostream.fusion.run import (
-    STREAM_FILES, RunPredictor, checkpoint_of, detected_fraction, load_run, read_fusion, write_fused_run,
-)
+from twostream.fusion.run import STREAM_FILES, RunPredictor, detected_fraction, load_run, read_fusion, write_fused_run
 from twostream.streams.checkpoint import read_checkpoint
+from twostream.streams.inference import Evaluation, checkpoint_of
 from twostream.streams.keypoint_data import CacheKeypoints
 
 Progress = Callable[[int, int], None]
@@ -144,14 +143,17 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
 
 
 def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: str = "test", *,
-                   device: str = "cpu", batch_size: int = 4, progress: Progress | None = None) -> dict[str, Any]:
+                   device: str = "cpu", batch_size: int = 4, num_workers: int = 0,
+                   progress: Progress | None = None) -> dict[str, Any]:
     """RGB-only, pose-only and every fitted fusion mode on the same ``split`` videos (``"test"`` or ``"val"``).
 
-    Returns ``{"split", "chosen", "num_videos", "results": {"rgb", "pose", "fused:<mode>": metrics}}`` with
-    metrics from ``streams.metrics.summarise``.
+    Returns ``{"split", "chosen", "model", "classes", "num_videos", "mean_detected_fraction", "confusion",
+    "results": {"rgb", "pose", "fused:<mode>": metrics}}`` with metrics from ``streams.metrics.summarise``;
+    ``model`` names the run (``fused(tuned): cnn_lstm+pose_gru``), ``confusion`` is the chosen mode's (C, C)
+    count matrix (row = true class) as nested lists. One clip per video: clip and video accuracy agree.
     """
     from twostream.datasets.splits import load_split
-    from twostream.streams.metrics import summarise
+    from twostream.streams.metrics import confusion, summarise
 
     if split not in ("test", "val"):
         raise ValueError(f"split must be 'test' or 'val', got {split!r}")
@@ -160,15 +162,32 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     root = root or record["root"]
     settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
     items = getattr(load_split(root, **settings), split)
-    scores = score_items(predictor, items, root=root, batch_size=batch_size, progress=progress)
+    scores = score_items(predictor, items, root=root, batch_size=batch_size, num_workers=num_workers,
+                         progress=progress)
     index = np.arange(len(scores.labels))
     classes = predictor.classes
     results = {role: summarise(scores.probs[role], scores.labels, index, classes) for role in ("rgb", "pose")}
+    chosen = None
     for name, params in record["params"].items():
         fused = mode_from_dict(name, params).fuse(scores.probs, {"detected_fraction": scores.detected})
         results[f"fused:{name}"] = summarise(fused, scores.labels, index, classes)
-    return {"split": split, "chosen": record["mode"], "num_videos": int(len(index)), "results": results,
-            "mean_detected_fraction": float(scores.detected.mean())}
+        chosen = fused if name == record["mode"] else chosen
+    archs = "+".join(record["streams"][role].get("arch", role) for role in ("rgb", "pose"))
+    return {"split": split, "chosen": record["mode"], "model": f"fused({record['mode']}): {archs}",
+            "classes": list(classes), "num_videos": int(len(index)), "results": results,
+            "mean_detected_fraction": float(scores.detected.mean()),
+            "confusion": confusion(scores.labels, chosen.argmax(1), len(classes)).tolist()}
+
+
+def fused_evaluation(result: dict[str, Any]) -> Evaluation:
+    """``evaluate_fused``'s result as an ``Evaluation`` for ``streams.inference.write_evaluation``: the chosen
+    mode's metrics at the top level of ``metrics.json`` (so ``compare`` reads a fused run like any other run),
+    every stream and mode under ``side_by_side``."""
+    chosen = result["results"][f"fused:{result['chosen']}"]
+    metrics = {**chosen, "model": result["model"], "arch": "fused", "split": result["split"],
+               "chosen": result["chosen"], "clips_per_video": 1,
+               "mean_detected_fraction": result["mean_detected_fraction"], "side_by_side": result["results"]}
+    return Evaluation(metrics, np.asarray(result["confusion"], dtype=np.int64), tuple(result["classes"]))
 
 
 def format_side_by_side(result: dict[str, Any]):

@@ -26,7 +26,8 @@ import torch
 from twostream.errors import CheckpointError
 from twostream.fusion.late import mode_from_dict
 from twostream.streams.base import InputSpec, Stream
-from twostream.streams.checkpoint import atomic_path, load_model, read_checkpoint, write_text
+from twostream.streams.checkpoint import atomic_path, load_model, write_text
+from twostream.streams.inference import open_run
 from twostream.streams.keypoint_data import to_layout
 
 FUSION_FILE = "fusion.json"
@@ -136,6 +137,12 @@ def _keypoints_of(path: str | Path, indices: np.ndarray, model_complexity: int) 
         return np.stack([estimator.process(frame).landmarks for frame in clip.frames])  # (T, 33, 4)
 
 
+def top_classes(probs: np.ndarray, classes: tuple[str, ...], k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` most probable ``(class, probability)`` of one (C,) answer, most probable first."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(classes[i], float(probs[i])) for i in order]
+
+
 def read_fusion(run_dir: str | Path) -> dict[str, Any]:
     """The ``fusion.json`` record of a fused run; ``CheckpointError`` naming the file when it is not one."""
     path = Path(run_dir) / FUSION_FILE
@@ -148,15 +155,6 @@ def read_fusion(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} has format_version {record.get('format_version')!r}, this twostream reads "
                               f"{FORMAT_VERSION}; re-create it with `twostream fuse`")
     return record
-
-
-def checkpoint_of(run: str | Path) -> Path:
-    """A run's model file: ``run`` itself when it is a ``.pt``, else ``run/best.pt``."""
-    run = Path(run)
-    path = run if run.suffix == ".pt" else run / "best.pt"
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; pass a run directory written by `twostream train`")
-    return path
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str | None = None) -> RunPredictor:
@@ -172,9 +170,8 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str 
         if name not in record["params"]:
             raise ValueError(f"fused run {run_dir} has no fitted mode {name!r}; it has {', '.join(record['params'])}")
         return RunPredictor(models, classes, mode_from_dict(name, record["params"][name]), device)
-    path = checkpoint_of(run_dir)
-    model = load_model(path, device=device)
-    return RunPredictor({stream_role(model): model}, tuple(read_checkpoint(path)["classes"]), None, device)
+    run = open_run(run_dir, device=device)
+    return RunPredictor({stream_role(run.model): run.model}, run.classes, None, device)
 
 
 def write_fused_run(out: str | Path, record: Mapping[str, Any], checkpoints: Mapping[str, Path]) -> Path:

@@ -1,4 +1,8 @@
-"""Using a finished run directory: open it, evaluate it on a split, predict one video, compare runs."""
+"""Using a finished training run: open it, evaluate it on a split, compare evaluated runs.
+
+Predicting one video goes through ``twostream.fusion.run.load_run(run).predict_video`` for every kind of run
+(RGB, pose or fused), which opens single-stream runs with ``open_run`` below.
+"""
 
 from __future__ import annotations
 
@@ -32,19 +36,27 @@ class Evaluation(NamedTuple):
     classes: tuple[str, ...]
 
 
-def open_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> TrainedRun:
-    """The run's best model (``best.pt``, else ``last.pt``) in eval mode, with its classes and config."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory {run_dir} does not exist; train one with `twostream train`")
-    if (run_dir / "fusion.json").is_file():
-        raise CheckpointError(f"{run_dir} is a fused run (fusion.json); open it with twostream.fusion.run.load_run")
-    path = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "last.pt"
+def checkpoint_of(run: str | Path) -> Path:
+    """A run's model file: ``run`` itself when it is a ``.pt``, else ``run/best.pt`` (written from epoch 1 on)."""
+    run = Path(run)
+    if run.suffix != ".pt" and not run.is_dir():
+        raise FileNotFoundError(f"run directory {run} does not exist; train one with `twostream train`")
+    if (run / "fusion.json").is_file():
+        raise CheckpointError(f"{run} is a fused run (fusion.json); open it with twostream.fusion.run.load_run")
+    path = run if run.suffix == ".pt" else run / "best.pt"
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; pass a run directory written by `twostream train`")
+    return path
+
+
+def open_run(run: str | Path, *, device: str | torch.device = "cpu") -> TrainedRun:
+    """The run's best model in eval mode, with its classes and ``config.json`` (``run`` may be a ``.pt``)."""
+    path = checkpoint_of(run)
     ckpt = read_checkpoint(path)
-    config_path = run_dir / "config.json"
+    config_path = path.parent / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     model = load_model(path, device=device)
-    return TrainedRun(run_dir, model, tuple(ckpt["classes"]), ckpt["arch"], config)
+    return TrainedRun(path.parent, model, tuple(ckpt["classes"]), ckpt["arch"], config)
 
 
 def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: str = "test",
@@ -100,39 +112,21 @@ def write_evaluation(run_dir: str | Path, ev: Evaluation) -> list[Path]:
     return paths
 
 
-@torch.inference_mode()
-def predict_video(run: TrainedRun, video: str | Path, *, top: int = 5) -> list[tuple[str, float]]:
-    """The ``top`` classes and probabilities for one video: one clip of uniform indices over the whole video,
-    preprocessed by ``frames_to_tensor`` exactly as in evaluation."""
-    from twostream.datasets.sampling import uniform_indices
-    from twostream.datasets.transforms import frames_to_tensor
-    from twostream.datasets.video import probe, read_clip
-
-    spec = run.model.input_spec
-    if spec.key != "video":
-        raise ValueError(f"run {run.run_dir} is a {spec.key} stream; `predict` reads pixels: use a video run, "
-                         "or a fused run through `twostream live`")
-    indices = uniform_indices(probe(video).num_frames, spec.clip_len)  # (T,)
-    clip = read_clip(video, indices)
-    x = frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)  # (T, 3, S, S)
-    device = next(run.model.parameters()).device
-    probs = run.model(x[None].to(device)).float().softmax(1)[0].cpu()  # (C,)
-    best = probs.topk(min(top, len(run.classes)))
-    return [(run.classes[i], float(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())]
-
-
 COMPARE_FIELDS = ("run", "model", "accuracy", "video_accuracy", "macro_f1", "top5", "num_videos")
 
 
 def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """One row per run from its ``metrics.json`` (written by ``twostream evaluate``), best accuracy first."""
+    """One row per run from its ``metrics.json`` (written by ``twostream evaluate``), best accuracy first.
+
+    The model column is the file's ``model`` (a fused run's ``fused(<mode>): <rgb arch>+<pose arch>``), else
+    its ``arch``."""
     rows = []
     for run_dir in map(Path, run_dirs):
         path = run_dir / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found; run `twostream evaluate {run_dir}` first")
         m = json.loads(path.read_text())
-        rows.append({"run": str(run_dir), "model": m.get("arch", run_dir.name),
+        rows.append({"run": str(run_dir), "model": m.get("model") or m.get("arch", run_dir.name),
                      **{k: m.get(k) for k in COMPARE_FIELDS[2:]}})
     return sorted(rows, key=lambda r: -(r["accuracy"] or 0.0))
 

@@ -13,6 +13,7 @@ the action's duration: long enough to cover one repetition at that stride (T = 3
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -83,6 +84,26 @@ class AugmentedKeypoints(Dataset):
         return sample
 
 
+def source_layout(source: str | Path) -> str:
+    """The joint layout a keypoint source holds: a skeleton pickle records its own (COCO-17 for the pyskl /
+    mmaction2 files), a dataset folder's ``.pose.npz`` caches are MediaPipe-33."""
+    source = Path(source)
+    return _skeletons(source).layout if source.is_file() else MEDIAPIPE_33.name
+
+
+def _skeletons(path: Path):
+    """The pickle at ``path``, read once per (file, modification): ``source_layout`` and the datasets share it."""
+    stat = path.stat()
+    return _read_skeletons(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1)
+def _read_skeletons(path: str, mtime_ns: int, size: int):
+    from twostream.pose.pickle_io import load_skeleton_pickle
+
+    return load_skeleton_pickle(path)
+
+
 def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int = 1,
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
@@ -134,7 +155,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
 
     layout = get_layout(load.layout)
     train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip), seed)
-    meta = {"root": str(root.resolve()), "source": "folder", "split": split,
+    meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed}
     return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta)
 
@@ -144,10 +165,9 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
     from twostream.datasets.folder import VideoItem, group_of
     from twostream.datasets.skeletons import SkeletonDataset
     from twostream.datasets.splits import group_split
-    from twostream.pose.pickle_io import load_skeleton_pickle
     from twostream.streams.data import DatasetBundle
 
-    skeletons = load_skeleton_pickle(path)
+    skeletons = _skeletons(path)
     if spec.layout != skeletons.layout:
         raise ValueError(f"{path} holds {skeletons.layout} skeletons but the model expects {spec.layout!r}; "
                          f"train with --layout {skeletons.layout}")
@@ -173,7 +193,7 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
                                augment=default_augment(layout.flip) if train else None,
                                clips_per_video=1 if train else clips_per_video)
 
-    meta = {"root": str(path.resolve()), "source": "pickle", "train_split": train_split, "test_split": test_split,
+    meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split, "test_split": test_split,
             "val_fraction": val_fraction, "seed": seed}
     return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
                          make(names["test"], False), (), meta)
