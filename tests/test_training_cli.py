@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -117,3 +118,108 @@ def test_metrics_on_known_predictions(tmp_path):
     M.plot_confusion(np.random.default_rng(0).integers(0, 5, (101, 101)), [f"class_{i}" for i in range(101)],
                      tmp_path / "big.png")
     assert (tmp_path / "big.png").stat().st_size > 10_000
+
+
+def _coco17_pickle(path, classes=3, groups=4, frames=10):
+    """A pyskl-style ``{split, annotations}`` COCO-17 pickle (like the shared ucf101_*_coco17.pkl), group 1 = test."""
+    rng = np.random.default_rng(0)
+    annotations, names = [], []
+    for label in range(classes):
+        for g in range(1, groups + 1):
+            name = f"v_C{label}_g{g:02d}_c01"
+            names.append(name)
+            annotations.append({"frame_dir": name, "label": label, "img_shape": (240, 320), "total_frames": frames,
+                                "keypoint": rng.uniform(0, 240, (1, frames, 17, 2)).astype(np.float32),
+                                "keypoint_score": rng.uniform(0.5, 1, (1, frames, 17)).astype(np.float32)})
+    split = {"train1": [n for n in names if "_g01_" not in n], "test1": [n for n in names if "_g01_" in n]}
+    path.write_bytes(pickle.dumps({"split": split, "annotations": annotations}))
+    return path
+
+
+def test_pose_model_trains_on_a_coco17_pickle_without_a_layout_flag(tmp_path, capsys):
+    from twostream.streams.checkpoint import read_checkpoint
+
+    pkl = _coco17_pickle(tmp_path / "skeletons.pkl")
+    common = ["--model", "pose_gru", "--clip-len", "6", "--epochs", "1", "--batch-size", "4", "--workers", "0",
+              "--device", "cpu", "--train-split", "train1", "--test-split", "test1"]
+    run = tmp_path / "run"
+    assert main(["train", str(pkl), *common, "--out", str(run)]) == 0  # layout inferred: the pickle's coco17
+    ckpt = read_checkpoint(run / "best.pt")
+    assert ckpt["arch_kwargs"]["layout"] == "coco17"
+    assert main(["evaluate", str(run), "--workers", "0"]) == 0  # a single-stream pose run evaluates too
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["arch"] == "pose_gru" and metrics["num_videos"] == 3  # the three g01 test skeletons
+    capsys.readouterr()
+    assert main(["train", str(pkl), *common, "--layout", "mediapipe33", "--out", str(tmp_path / "bad")]) == 2
+    assert "--layout coco17" in capsys.readouterr().err  # the override is honoured, and refused with the fix
+    assert main(["train", str(pkl), "--model", "fc", "--layout", "coco17", "--out", str(tmp_path / "rgb")]) == 2
+    assert "drop --layout" in capsys.readouterr().err
+
+
+def test_build_datasets_passes_split_settings_to_keypoint_streams(tmp_path, make_video):
+    """split_dir, val_fraction and clips_per_video reach the keypoint datasets as they reach the video ones."""
+    from twostream.pose.cache import PoseCache, cache_path_for, save_cache, video_stamp
+    from twostream.streams.base import InputSpec
+    from twostream.streams.data import build_datasets
+
+    root, lists = tmp_path / "data", tmp_path / "lists"  # split files outside ROOT: only split_dir finds them
+    lists.mkdir()
+    train, test = [], []
+    for label, name in enumerate(("Jump", "Wave")):
+        for g in range(1, 6):
+            rel = f"{name}/v_{name}_g{g:02d}_c01.avi"
+            video = make_video(root / rel, num_frames=6, seed=g)
+            size, mtime = video_stamp(video)
+            kp = np.full((6, 33, 4), 0.5, np.float32)
+            save_cache(PoseCache(landmarks=kp, world=kp, frame_indices=np.arange(6), detected=np.ones(6, bool),
+                                 fps=25.0, num_frames=6, width=64, height=48, every=1, model_complexity=1,
+                                 mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
+                       cache_path_for(video))
+            (test if g == 1 else train).append(f"{rel} {label + 1}" if g > 1 else rel)
+    (lists / "classInd.txt").write_text("1 Jump\n2 Wave\n")
+    (lists / "trainlist01.txt").write_text("\n".join(train) + "\n")
+    (lists / "testlist01.txt").write_text("\n".join(test) + "\n")
+    spec = InputSpec(key="keypoints", clip_len=4, layout="mediapipe33")
+    bundle = build_datasets(root, spec, split_dir=lists, val_fraction=0.5, clips_per_video=3)
+    assert bundle.classes == ("Jump", "Wave") and bundle.meta["split_dir"] == str(lists)
+    assert len(bundle.test) == 3 * 2  # 3 clips of each g01 video
+    assert len(bundle.val) == 3 * 4 and len(bundle.train) == 4  # half of the 8 training videos, whole groups
+    assert bundle.test[0]["keypoints"].shape == (4, 33, 4)
+
+
+class _EpochRecorder:
+    """A training set that records ``set_epoch`` calls and draws its noise from the epoch it was given."""
+
+    def __init__(self, n=8):
+        self.n, self.epochs, self.epoch = n, [], 0
+
+    def __len__(self):
+        return self.n
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        import torch
+
+        g = torch.Generator().manual_seed(self.epoch * 1000 + i)
+        return {"video": torch.randn(2, 3, 8, 8, generator=g), "label": i % 2, "video_index": i}
+
+
+def test_fit_tells_the_training_data_each_epoch(tmp_path):
+    """Augmentation seeded by (seed, epoch, index) must see a new epoch each pass, including after a resume."""
+    from twostream.streams.data import DatasetBundle
+    from twostream.streams.registry import build
+    from twostream.streams.training import TrainConfig, fit
+
+    kwargs = {"num_classes": 2, "clip_len": 2, "size": 8, "hidden": 4}
+    cfg = TrainConfig(epochs=3, batch_size=4, num_workers=0, device="cpu")
+    data = DatasetBundle(("a", "b"), _EpochRecorder(), None, None)
+    fit(build("fc", **kwargs), data, cfg, tmp_path / "run", classes=("a", "b"), arch="fc", arch_kwargs=kwargs,
+        progress=False)
+    assert data.train.epochs == [0, 1, 2]
+    more = DatasetBundle(("a", "b"), _EpochRecorder(), None, None)
+    fit(build("fc", **kwargs), more, TrainConfig(**{**cfg.__dict__, "epochs": 4}), tmp_path / "run",
+        classes=("a", "b"), arch="fc", arch_kwargs=kwargs, resume=True, progress=False)
+    assert more.train.epochs == [3]
