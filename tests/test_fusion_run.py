@@ -163,3 +163,23 @@ def test_predict_video_extracts_keypoints_on_the_fly(shared_data, tmp_path):
     prediction = load_run(run).predict_video(video)
     assert prediction.pose_detected_fraction == 1.0
     assert prediction.fused.shape == (2,) and np.isfinite(prediction.fused).all()
+
+
+def test_cli_evaluate_predict_compare_a_fused_run(tmp_path, dataset, runs, capsys):
+    root, test_videos, restore = dataset
+    restore()
+    fused = tmp_path / "fused"
+    fuse_runs(*runs, fused, mode="stacked")
+    assert main(["evaluate", str(fused), "--clips-per-video", "2"]) == 2  # one clip per video: said, not ignored
+    assert main(["evaluate", str(fused)]) == 0
+    metrics = json.loads((fused / "metrics.json").read_text())
+    assert metrics["model"] == "fused(stacked): fc+pose_gru" and metrics["chosen"] == "stacked"
+    assert metrics["accuracy"] == metrics["side_by_side"]["fused:stacked"]["accuracy"]
+    assert set(metrics["side_by_side"]) == {"rgb", "pose", *(f"fused:{m}" for m in MODES)}
+    assert (fused / "confusion.csv").is_file() and (fused / "confusion.png").is_file()
+    capsys.readouterr()
+    assert main(["predict", str(fused), str(test_videos[0]), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "fused: stacked" in out and "rgb stream top-1" in out and "pose stream top-1" in out
+    assert main(["compare", str(fused), "--out", str(tmp_path)]) == 0
+    assert "fused(stacked): fc+pose_gru" in (tmp_path / "comparison.md").read_text()
