@@ -19,10 +19,13 @@ HELP = "run every stage on a small generated cartoon dataset (synth → extract 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("twostream-quickstart"),
                         help="folder for the dataset, runs and the annotated video")
-    parser.add_argument("--videos-per-class", type=int, default=6, help="cartoon clips per class")
+    parser.add_argument("--classes", default=None, metavar="a,b,...", help="comma-separated actions (default: all)")
+    parser.add_argument("--videos-per-class", type=int, default=16, help="cartoon clips per class")
+    parser.add_argument("--frames", type=int, default=32, help="frames per cartoon clip (25 fps)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
-    parser.add_argument("--epochs", type=int, default=12, help="epochs for each stream")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs for each stream")
+    parser.add_argument("--clip-len", type=int, default=8, help="frames each stream sees per clip")
     parser.add_argument("--workers", type=int, default=None, help="extraction processes (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -32,13 +35,16 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     data, runs = out / "data", out / "runs"
     workers = [] if args.workers is None else ["--workers", str(args.workers)]
     seed = ["--seed", str(args.seed)]
+    classes = [] if args.classes is None else ["--classes", args.classes]
+    train = ["--epochs", str(args.epochs), "--clip-len", str(args.clip_len), "--lr", "0.003", *seed]
     return [
-        ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class), *seed]),
+        ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
+                                        "--frames", str(args.frames), *classes, *seed]),
         ("extract keypoints", ["extract", str(data), *workers]),
         ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
-                                  "--epochs", str(args.epochs), "--lr", "0.003", "--no-pretrained", *seed]),
+                                  "--no-pretrained", *train]),
         ("train the pose stream", ["train", str(data), "--model", args.pose_model, "--out", str(runs / "pose"),
-                                   "--epochs", str(args.epochs), "--lr", "0.003", *seed]),
+                                   *train]),
         ("fuse the streams", ["fuse", str(runs / "rgb"), str(runs / "pose"), "--out", str(runs / "fused")]),
         ("evaluate side by side", ["evaluate", str(runs / "fused")]),
         ("live demo, headless", ["live", str(runs / "fused"), "--source", "{test_video}", "--no-window", "--fast",
