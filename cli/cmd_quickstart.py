@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("twostream-quickstart"),
                         help="folder for the dataset, runs and the annotated video")
     parser.add_argument("--classes", default=None, metavar="a,b,...", help="comma-separated actions (default: all)")
-    parser.add_argument("--videos-per-class", type=int, default=16, help="cartoon clips per class")
+    parser.add_argument("--videos-per-class", type=int, default=20, help="cartoon clips per class")
     parser.add_argument("--frames", type=int, default=32, help="frames per cartoon clip (25 fps)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
