@@ -8,6 +8,7 @@ carved from the training side, whole groups at a time, so it never holds a test 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from twostream.datasets.folder import VideoItem, make_item, scan_class_folders
 
 SPLIT_SUBDIR = "ucfTrainTestlist"
+_GROUP_NUMBER = re.compile(r"_g(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -89,25 +91,41 @@ def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[V
     return tuple(items)
 
 
+def _group_number(group: str) -> str | None:
+    """``"Class/v_Class_g08"`` → ``"08"``; None for a group with no UCF101 group number."""
+    match = _GROUP_NUMBER.search(group)
+    return match.group(1) if match else None
+
+
 def group_split(items: tuple[VideoItem, ...], fraction: float,
                 rng: np.random.Generator) -> tuple[tuple[VideoItem, ...], tuple[VideoItem, ...]]:
-    """Split ``items`` into (kept, held_out), holding out about ``fraction`` of each class's groups.
+    """Split ``items`` into (kept, held_out), holding out about ``fraction`` of the groups.
 
-    Whole groups move together; a class with a single group stays entirely in ``kept``. Deterministic for a
-    given ``rng`` state; the order of ``items`` is preserved on both sides.
+    Whole groups move together. When every group carries a UCF101 group number (``_gNN``), the same numbers
+    are held out in every class, as UCF101's own test lists do (a held-out actor is unseen in every class, so
+    validation measures what test will); otherwise each class holds out its own groups. A class with a single
+    group stays entirely in ``kept``. Deterministic for a given ``rng`` state; the order of ``items`` is kept.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
-    groups_by_class: dict[int, list[str]] = defaultdict(list)
-    for item in items:
-        if item.group not in groups_by_class[item.label]:
-            groups_by_class[item.label].append(item.group)
-    held: set[str] = set()
-    for label in sorted(groups_by_class):
-        groups = sorted(groups_by_class[label])
-        count = min(len(groups) - 1, max(1, round(fraction * len(groups)))) if fraction > 0 else 0
-        held.update(groups[i] for i in rng.permutation(len(groups))[:count])
+    numbers = {item.group: _group_number(item.group) for item in items}
+    if items and None not in numbers.values():
+        keys = sorted(set(numbers.values()))
+        held_keys = set(_pick(keys, fraction, rng))
+        held = {group for group, number in numbers.items() if number in held_keys}
+    else:
+        groups_by_class: dict[int, list[str]] = defaultdict(list)
+        for item in items:
+            if item.group not in groups_by_class[item.label]:
+                groups_by_class[item.label].append(item.group)
+        held = {g for label in sorted(groups_by_class) for g in _pick(sorted(groups_by_class[label]), fraction, rng)}
     return (tuple(i for i in items if i.group not in held), tuple(i for i in items if i.group in held))
+
+
+def _pick(keys: list[str], fraction: float, rng: np.random.Generator) -> list[str]:
+    """About ``fraction`` of ``keys`` (at least one, never all), chosen by ``rng``."""
+    count = min(len(keys) - 1, max(1, round(fraction * len(keys)))) if fraction > 0 else 0
+    return [keys[i] for i in rng.permutation(len(keys))[:count]]
 
 
 def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = None, val_fraction: float = 0.1,

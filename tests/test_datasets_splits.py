@@ -123,3 +123,23 @@ def test_empty_dataset_folder_is_a_clear_error(tmp_path):
         load_split(tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere"):
         scan_class_folders(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_numbered_groups_are_held_out_by_number_in_every_class(tmp_path, seed):
+    # UCF101's test lists hold out the same group numbers (actors) in every class; validation does the same,
+    # so that a validation actor is unseen in every class, as a test actor is.
+    _ucf_tree(tmp_path, groups=10, clips=2)
+    split = load_split(tmp_path, seed=seed, val_fraction=0.2)
+
+    def numbers(part):
+        by_class = {}
+        for item in part:
+            by_class.setdefault(item.label, set()).add(item.group.rsplit("_g", 1)[1])
+        return by_class
+
+    for part in (split.val, split.test):
+        by_class = numbers(part)
+        assert set(by_class) == {0, 1, 2}
+        assert by_class[0] == by_class[1] == by_class[2]
+    assert not set.union(*numbers(split.train).values()) & set.union(*numbers(split.val).values())
