@@ -36,7 +36,8 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     workers = [] if args.workers is None else ["--workers", str(args.workers)]
     seed = ["--seed", str(args.seed)]
     classes = [] if args.classes is None else ["--classes", args.classes]
-    train = ["--epochs", str(args.epochs), "--clip-len", str(args.clip_len), "--lr", "0.003", *seed]
+    # --no-flip: the cartoon classes include wave_left / wave_right, which a mirrored sample would swap
+    train = ["--epochs", str(args.epochs), "--clip-len", str(args.clip_len), "--lr", "0.003", "--no-flip", *seed]
     return [
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
                                         "--frames", str(args.frames), *classes, *seed]),

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs; 0 = off")
     parser.add_argument("--workers", dest="num_workers", type=int, default=2, help="DataLoader workers")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: CUDA when present")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="no random horizontal flips in training (RGB and keypoints): for classes that differ "
+                             "by side, e.g. wave_left vs wave_right")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--no-pretrained", action="store_true", help="random initialisation (no download)")
     weights.add_argument("--weights", type=Path, default=None, help="local state dict or twostream checkpoint")
@@ -93,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
                       optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
                       label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, amp=args.amp,
                       channels_last=args.channels_last, seed=args.seed, patience=args.patience,
-                      num_workers=args.num_workers, device=args.device)
+                      num_workers=args.num_workers, device=args.device, flip=args.flip)
     out = args.out or Path("runs") / args.model
     structure = _structure(args)
     spec_probe = build(args.model, num_classes=2, **structure)
     data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
-                          train_split=args.train_split, test_split=args.test_split, seed=args.seed)
+                          train_split=args.train_split, test_split=args.test_split, seed=args.seed, flip=cfg.flip)
     if data.dropped:
         warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
              + (" …" if len(data.dropped) > 10 else ""))

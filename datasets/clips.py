@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from twostream.datasets.folder import VideoItem
 from twostream.datasets.sampling import multi_clip_indices, uniform_indices
-from twostream.datasets.transforms import frames_to_tensor, train_frames_to_tensor
+from twostream.datasets.transforms import frames_to_tensor, mirror_keypoints, train_frames_to_tensor
 from twostream.datasets.video import probe, read_clip
 from twostream.errors import VideoReadError
 
@@ -42,14 +42,6 @@ def find_unreadable(items: Sequence[VideoItem], progress: Callable[[int, int], N
     return bad
 
 
-def _mirror(keypoints: np.ndarray, flip: Sequence[int]) -> np.ndarray:
-    """Keypoints of the horizontally flipped frame: x → 1 − x, left/right joints swapped; absent joints stay 0."""
-    present = np.any(keypoints != 0, axis=-1)  # (T, V)
-    out = keypoints.copy()
-    out[..., 0] = np.where(present, 1.0 - keypoints[..., 0], 0.0)
-    return out[:, list(flip)]
-
-
 class ClipDataset(Dataset):
     """Clips of ``clip_len`` frames from labelled videos.
 
@@ -58,13 +50,15 @@ class ClipDataset(Dataset):
     temporal jitter, crop and flip from a generator seeded by ``(seed, epoch, i)``: reproducible in any
     DataLoader worker; call ``set_epoch`` each epoch. A training flip also mirrors the keypoints when
     ``keypoint_flip`` (the layout's left/right permutation) is given; without it, clips that load keypoints are
-    never flipped, so both keys always show the same scene. An unreadable video raises ``VideoReadError``.
+    never flipped, so both keys always show the same scene. ``flip=False`` turns the horizontal flip off
+    altogether (left/right-specific classes); ``jitter`` is the training ``colour_jitter`` strength (0 = off).
+    An unreadable video raises ``VideoReadError``.
     """
 
     def __init__(self, items: Sequence[VideoItem], *, clip_len: int, size: int, mean, std, train: bool,
                  clips_per_video: int = 1, keys: Sequence[str] = ("video",),
                  load_keypoints: LoadKeypoints | None = None, seed: int = 0,
-                 keypoint_flip: Sequence[int] | None = None) -> None:
+                 keypoint_flip: Sequence[int] | None = None, flip: bool = True, jitter: float = 0.0) -> None:
         keys = tuple(keys)
         if not keys or any(k not in KEYS for k in keys):
             raise ValueError(f"keys must be a non-empty subset of {KEYS}, got {keys}")
@@ -77,7 +71,7 @@ class ClipDataset(Dataset):
         self.items, self.keys = tuple(items), keys
         self.clip_len, self.size, self.mean, self.std = clip_len, size, tuple(mean), tuple(std)
         self.train, self.clips_per_video, self.seed = train, clips_per_video, seed
-        self.load_keypoints, self.keypoint_flip = load_keypoints, keypoint_flip
+        self.load_keypoints, self.keypoint_flip, self.flip, self.jitter = load_keypoints, keypoint_flip, flip, jitter
         self.epoch = 0
         self._num_frames: dict[int, int] = {}  # per worker: container frame counts already probed
 
@@ -115,13 +109,14 @@ class ClipDataset(Dataset):
                 sample["video"] = frames_to_tensor(clip.frames, self.size, self.mean, self.std)
             else:
                 generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-                may_flip = "keypoints" not in self.keys or self.keypoint_flip is not None
+                may_flip = self.flip and ("keypoints" not in self.keys or self.keypoint_flip is not None)
                 sample["video"], flipped = train_frames_to_tensor(
-                    clip.frames, self.size, self.mean, self.std, generator=generator, flip=may_flip)
+                    clip.frames, self.size, self.mean, self.std, generator=generator, flip=may_flip,
+                    jitter=self.jitter)
         if "keypoints" in self.keys:
             keypoints = np.asarray(self.load_keypoints(item.path, indices), dtype=np.float32)  # (T, V, 4)
             if keypoints.ndim != 3 or keypoints.shape[0] != len(indices) or keypoints.shape[2] != 4:
                 raise ValueError(f"load_keypoints returned shape {keypoints.shape} for {item.path}; "
                                  f"expected ({len(indices)}, V, 4)")
-            sample["keypoints"] = torch.from_numpy(_mirror(keypoints, self.keypoint_flip) if flipped else keypoints)
+            sample["keypoints"] = torch.from_numpy(mirror_keypoints(keypoints, self.keypoint_flip) if flipped else keypoints)
         return sample

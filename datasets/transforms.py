@@ -1,13 +1,15 @@
 """Frames → normalised tensors: the ONE evaluation preprocessing, and its training variant.
 
 ``frames_to_tensor`` is used by evaluation, ``predict`` and the live demo alike, so a model sees the same
-function everywhere. The training variant draws one random resized crop and one flip per clip from a seeded
-``torch.Generator`` and applies them to every frame (a clip must stay temporally coherent).
+function everywhere. The training variant draws one random resized crop, one flip and one colour jitter per
+clip from a seeded ``torch.Generator`` and applies them to every frame (a clip must stay temporally coherent).
+``mirror_keypoints`` is the one keypoint mirror that matches the flip.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -42,6 +44,23 @@ def frames_to_tensor(frames: np.ndarray | torch.Tensor, size: int, mean, std) ->
     return _normalise(x, mean, std)
 
 
+def mirror_keypoints(keypoints: np.ndarray, flip_permutation: Sequence[int]) -> np.ndarray:
+    """Keypoints of the horizontally flipped frame, ``(..., V, 4) -> (..., V, 4)`` (a new array).
+
+    x → 1 − x (x is normalised to the frame) and left/right joints swapped: the joint at ``j`` in the result is
+    the mirror image of the joint at ``flip_permutation[j]`` (``JointLayout.flip``). Absent joints (all four
+    values 0) stay all zero. The ONE keypoint mirror: the RGB+keypoint clips, the skeleton augmentation and
+    ``pose.skeleton.flip_keypoints`` all call it, so a mirrored frame and its mirrored keypoints always agree.
+    """
+    if len(flip_permutation) != keypoints.shape[-2]:
+        raise ValueError(f"flip permutation has {len(flip_permutation)} joints, keypoints have "
+                         f"{keypoints.shape[-2]} (shape {keypoints.shape})")
+    out = keypoints[..., list(flip_permutation), :].copy()  # (..., V, 4), sides swapped
+    present = np.any(out != 0, axis=-1)  # (..., V)
+    out[..., 0] = np.where(present, 1.0 - out[..., 0], 0.0)
+    return out
+
+
 def _crop_box(height: int, width: int, scale, ratio, generator: torch.Generator) -> tuple[int, int, int, int]:
     """Random (top, left, h, w) covering ``scale`` of the area at aspect ``ratio`` (RandomResizedCrop's rule)."""
     area = height * width
@@ -59,16 +78,32 @@ def _crop_box(height: int, width: int, scale, ratio, generator: torch.Generator)
     return (height - side) // 2, (width - side) // 2, side, side
 
 
+def colour_jitter(x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Random brightness, contrast and saturation, each a factor in ``1 ± strength``, one draw for the clip.
+
+    ``x`` is uint8 (T, 3, H, W). Hue is left alone on purpose: classes may differ by colour alone (the cartoon
+    ``wave_red_flag`` vs ``wave_blue_flag``), and so is grayscale, for the same reason.
+    """
+    if strength <= 0:
+        return x
+    brightness, contrast, saturation = (1 + strength * (2 * torch.rand(3, generator=generator) - 1)).tolist()
+    x = F.adjust_brightness(x, brightness)
+    x = F.adjust_contrast(x, contrast)
+    return F.adjust_saturation(x, saturation)  # (T, 3, H, W) uint8
+
+
 def train_frames_to_tensor(frames: np.ndarray | torch.Tensor, size: int, mean, std, *,
                            generator: torch.Generator, scale: tuple[float, float] = (0.35, 1.0),
-                           ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True) -> tuple[torch.Tensor, bool]:
-    """Training variant of ``frames_to_tensor``: one random resized crop and (with ``flip``) one horizontal flip
-    with probability 1/2, the same for all frames. Returns ``(float32 (T, 3, size, size), flipped)`` so that
-    keypoints can be mirrored to match."""
+                           ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True,
+                           jitter: float = 0.0) -> tuple[torch.Tensor, bool]:
+    """Training variant of ``frames_to_tensor``: one random resized crop, (with ``flip``) one horizontal flip
+    with probability 1/2 and (with ``jitter`` > 0) one ``colour_jitter``, the same for all frames. Returns
+    ``(float32 (T, 3, size, size), flipped)`` so that keypoints can be mirrored to match."""
     x = _to_tchw(frames)
     top, left, h, w = _crop_box(x.shape[-2], x.shape[-1], scale, ratio, generator)
     x = F.resized_crop(x, top, left, h, w, [size, size], antialias=True)  # (T, 3, size, size)
     flipped = flip and bool(torch.rand(1, generator=generator) < 0.5)
     if flipped:
         x = F.horizontal_flip(x)
+    x = colour_jitter(x, jitter, generator)
     return _normalise(x, mean, std), flipped

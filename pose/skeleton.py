@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twostream.datasets.transforms import mirror_keypoints
+
 
 @dataclass(frozen=True)
 class JointLayout:
@@ -111,12 +113,10 @@ def mediapipe33_to_coco17(keypoints: np.ndarray) -> np.ndarray:
 def flip_keypoints(keypoints: np.ndarray, layout: JointLayout) -> np.ndarray:
     """Mirror ``(..., V, 4)`` keypoints horizontally: x → 1 - x and left/right joints swapped.
 
-    Missing joints (all four values 0) stay zeros.
+    Missing joints (all four values 0) stay zeros. ``datasets.transforms.mirror_keypoints`` with the layout's
+    flip map.
     """
-    out = keypoints[..., list(layout.flip), :].copy()
-    present = np.any(out != 0, axis=-1)  # (..., V)
-    out[..., 0] = np.where(present, 1.0 - out[..., 0], 0.0)
-    return out
+    return mirror_keypoints(keypoints, layout.flip)
 
 
 def normalise(keypoints: np.ndarray, layout: JointLayout, eps: float = 1e-6) -> np.ndarray:

@@ -25,20 +25,22 @@ class DatasetBundle(NamedTuple):
 
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
                    clips_per_video: int = 1, train_split: str | None = None, test_split: str | None = None,
-                   val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True) -> DatasetBundle:
+                   val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True,
+                   flip: bool = True) -> DatasetBundle:
     """Datasets for a stream that reads ``spec.key``.
 
     Video streams: ``ClipDataset`` over ``load_split(root, split, split_dir)``; test and validation clips use
     ``clips_per_video`` evenly spaced clips. Videos that cannot be probed are dropped up front and named in
     ``DatasetBundle.dropped`` (instead of failing mid-epoch). Keypoint streams: delegated to
-    ``streams.keypoint_data.build_keypoint_datasets`` (``root`` may then be a skeleton pickle).
+    ``streams.keypoint_data.build_keypoint_datasets`` (``root`` may then be a skeleton pickle). ``flip=False``
+    turns off the training horizontal flip of either stream (classes that differ by side: ``wave_left``).
     """
     if spec.key == "keypoints":
         from twostream.streams.keypoint_data import build_keypoint_datasets
 
         return build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
                                        test_split=test_split, val_fraction=val_fraction, seed=seed,
-                                       clips_per_video=clips_per_video)
+                                       clips_per_video=clips_per_video, flip=flip)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
                          "--split K (and --split-dir D)")
@@ -53,12 +55,12 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     bad = {u.item.path for u in find_unreadable(s.train + s.val + s.test)} if check_videos else set()
     parts = {name: [i for i in getattr(s, name) if i.path not in bad] for name in ("train", "val", "test")}
     dropped = sorted(str(i.rel) for i in s.train + s.val + s.test if i.path in bad)
-    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed)
+    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip)
     make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
                                             **common) if items else None
     if not parts["train"]:
         raise ValueError(f"no readable training videos under {root} (split {split}); check the folder layout")
     meta = {"root": str(root.resolve()), "split": split, "split_dir": str(split_dir) if split_dir else None,
-            "val_fraction": val_fraction, "seed": seed}
+            "val_fraction": val_fraction, "seed": seed, "flip": flip}
     return DatasetBundle(tuple(s.classes), make(parts["train"], True), make(parts["val"], False),
                          make(parts["test"], False), tuple(dropped), meta)

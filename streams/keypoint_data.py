@@ -107,25 +107,26 @@ def _read_skeletons(path: str, mtime_ns: int, size: int):
 def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int = 1,
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
-                            clips_per_video: int = 1):
+                            clips_per_video: int = 1, flip: bool = True):
     """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
 
     ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
     ``load_split`` split, so both streams train and test on the same videos), or an mmaction2 / pyskl skeleton
     pickle whose split lists ``train_split`` / ``test_split`` name (validation is carved from train, whole
-    UCF101 groups at a time). Training samples are augmented with ``skeleton_aug.default_augment``.
+    UCF101 groups at a time). Training samples are augmented with ``skeleton_aug.default_augment``, without its
+    horizontal flip when ``flip`` is False (left/right-specific classes).
     """
     if spec.key != "keypoints":
         raise ValueError(f"build_keypoint_datasets needs a keypoints InputSpec, got key {spec.key!r}")
     source = Path(source)
     if source.is_file():
-        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video)
+        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video, flip)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the split lists of a skeleton pickle; a video folder "
                          "uses --split K (and --split-dir D)")
     if not source.is_dir():
         raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
-    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video)
+    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip)
 
 
 def _check_caches(items: Sequence, root: Path) -> None:
@@ -136,7 +137,7 @@ def _check_caches(items: Sequence, root: Path) -> None:
 
 
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
-                 clips_per_video: int):
+                 clips_per_video: int, flip: bool):
     from twostream.datasets.clips import ClipDataset
     from twostream.datasets.splits import load_split
     from twostream.streams.data import DatasetBundle
@@ -154,14 +155,15 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
                            load_keypoints=load, seed=seed)
 
     layout = get_layout(load.layout)
-    train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip), seed)
+    train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip, mirror=flip), seed)
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
-            "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed}
+            "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
+            "flip": flip}
     return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
-                 val_fraction: float, seed: int, clips_per_video: int):
+                 val_fraction: float, seed: int, clips_per_video: int, flip: bool):
     from twostream.datasets.folder import VideoItem, group_of
     from twostream.datasets.skeletons import SkeletonDataset
     from twostream.datasets.splits import group_split
@@ -190,11 +192,11 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
             return None
         return SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
                                clip_len=spec.clip_len, train=train, seed=seed,
-                               augment=default_augment(layout.flip) if train else None,
+                               augment=default_augment(layout.flip, mirror=flip) if train else None,
                                clips_per_video=1 if train else clips_per_video)
 
-    meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split, "test_split": test_split,
-            "val_fraction": val_fraction, "seed": seed}
+    meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split,
+            "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip}
     return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
                          make(names["test"], False), (), meta)
 

@@ -14,6 +14,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from twostream.datasets.transforms import mirror_keypoints
+
 
 class SkeletonTransform(Protocol):
     keys: tuple[str, ...]
@@ -46,10 +48,7 @@ class HorizontalFlip:
             raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[1]}")
         if rng.random() >= self.p:
             return keypoints.copy()
-        present = _present(keypoints)
-        out = keypoints.copy()
-        out[..., 0] = np.where(present, 1.0 - keypoints[..., 0], 0.0)
-        return out[:, list(self.flip)]  # the joint at j is the mirror image of the joint at flip[j]
+        return mirror_keypoints(keypoints, self.flip)
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,11 @@ class Compose:
         return out.astype(np.float32, copy=False)
 
 
-def default_augment(flip: Sequence[int]) -> Compose:
-    """The training augmentation of the keypoint stream for a layout with flip permutation ``flip``."""
-    return Compose((HorizontalFlip(tuple(flip)), RandomAffine(), TemporalCrop(), SpeedChange(), JointDropout()))
+def default_augment(flip: Sequence[int], *, mirror: bool = True) -> Compose:
+    """The training augmentation of the keypoint stream for a layout with flip permutation ``flip``.
+
+    ``mirror=False`` leaves out ``HorizontalFlip``: for datasets whose classes are left/right specific
+    (``wave_left`` vs ``wave_right``), where a mirrored sample would carry the other class's motion.
+    """
+    geometry = (RandomAffine(), TemporalCrop(), SpeedChange(), JointDropout())
+    return Compose(((HorizontalFlip(tuple(flip)),) if mirror else ()) + geometry)

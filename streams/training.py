@@ -56,6 +56,10 @@ class TrainConfig:
     """DataLoader worker processes (0 loads in the training process)."""
     device: str | None = None
     """``cpu`` or ``cuda``; ``None`` picks CUDA when present."""
+    flip: bool = True
+    """Random horizontal flips in the training augmentation of both streams (RGB clips and keypoints). Turn off
+    for classes that differ by side (``wave_left`` vs ``wave_right``): a mirrored sample would show the other
+    class under this one's label. Read by the dataset builder (``streams.data.build_datasets(flip=...)``)."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):

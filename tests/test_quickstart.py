@@ -25,5 +25,8 @@ def test_quickstart_smallest_settings_writes_fused_metrics_and_live_video(tmp_pa
     assert code == 0
     metrics = json.loads((out / "runs" / "fused" / "metrics.json").read_text())
     assert metrics  # the side-by-side evaluation of the fused run was written
+    for stream in ("rgb", "pose"):  # wave_left / wave_right: neither stream may train on mirrored samples
+        config = json.loads((out / "runs" / stream / "config.json").read_text())
+        assert config["config"]["flip"] is False and config["data"]["flip"] is False
     test_videos = (out / "data" / "testlist01.txt").read_text().split()
     assert _frame_count(out / "live.mp4") == _frame_count(out / "data" / test_videos[0]) == 12
