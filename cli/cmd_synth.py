@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("out", metavar="OUT", help="folder to write the dataset into (created if missing)")
     parser.add_argument("--videos-per-class", type=int, default=6, help="clips per class (2 or more)")
+    parser.add_argument("--clips-per-group", type=int, default=None, metavar="N",
+                        help="clips per actor and class (default: 2 from 4 videos per class up); 1 = most actors")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same dataset")
     parser.add_argument("--frames", type=int, default=40, help="frames per clip (25 fps)")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH",
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("rendering", total=None)
         summary = generate(args.out, videos_per_class=args.videos_per_class, seed=args.seed, frames=args.frames,
-                           size=args.size, classes=args.classes,
+                           size=args.size, classes=args.classes, clips_per_group=args.clips_per_group,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     width, height = summary.size
     console.print(f"wrote {summary.num_videos} videos of {len(summary.classes)} classes "

@@ -278,9 +278,12 @@ class SynthSummary:
         return len(self.train) + len(self.test)
 
 
-def _groups(videos_per_class: int) -> tuple[list[tuple[int, int]], set[int]]:
-    """(group, clip) numbers (1-based) of one class, and the groups that go to test (about 30 %, at least one)."""
-    per_group = 2 if videos_per_class >= 4 else 1
+def _groups(videos_per_class: int, clips_per_group: int | None = None) -> tuple[list[tuple[int, int]], set[int]]:
+    """(group, clip) numbers (1-based) of one class, and the groups that go to test (about 30 %, at least one).
+
+    ``clips_per_group`` clips per actor; ``None`` gives 2 from 4 videos per class up, else 1.
+    """
+    per_group = clips_per_group or (2 if videos_per_class >= 4 else 1)
     clips = [(i // per_group + 1, i % per_group + 1) for i in range(videos_per_class)]
     num_groups = clips[-1][0]
     num_test = max(1, round(0.3 * num_groups))
@@ -289,12 +292,19 @@ def _groups(videos_per_class: int) -> tuple[list[tuple[int, int]], set[int]]:
 
 def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0, frames: int = 40,
              size: tuple[int, int] = DEFAULT_SIZE, classes: Sequence[str] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SynthSummary:
+             progress: Callable[[int, int], None] | None = None,
+             clips_per_group: int | None = None) -> SynthSummary:
     """Write the cartoon-actor dataset to ``out`` (layout in the module docstring); ``size`` is (width, height).
 
     Group ``gGG`` is the same actor (look and scene) in every class, and whole groups go to the test list, so test
-    clips show actors never seen in training. ``progress(done, total)`` is called after each video.
+    clips show actors never seen in training. ``clips_per_group`` is the number of clips each actor performs of
+    each class (default: 2 from 4 videos per class up, else 1); 1 gives the most actors for a video budget, which
+    is what an RGB stream trained from scratch needs to stop recognising actors. ``progress(done, total)`` is
+    called after each video.
     """
+    if clips_per_group is not None and not 1 <= clips_per_group <= videos_per_class // 2:
+        raise ValueError(f"clips_per_group={clips_per_group} must be between 1 and videos_per_class // 2 = "
+                         f"{videos_per_class // 2}, so that train and test both get an actor")
     names = tuple(classes) if classes is not None else tuple(ACTIONS)
     for name in names:
         _get_action(name)
@@ -305,7 +315,7 @@ def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0
                          f"get every class")
     _check_size(size, frames)
     root = Path(out)
-    clips, test_groups = _groups(videos_per_class)
+    clips, test_groups = _groups(videos_per_class, clips_per_group)
     looks = {g: random_look(np.random.default_rng([seed, g, 1])) for g, _ in clips}
     train, test, total = [], [], len(names) * len(clips)
     for label, name in enumerate(names, start=1):
@@ -321,7 +331,8 @@ def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0
     _write_json(root / "joints.json", {"format_version": FORMAT_VERSION, "joints": list(JOINTS)})
     _write_json(root / "synth.json", {
         "format_version": FORMAT_VERSION, "seed": seed, "classes": list(names), "videos_per_class": videos_per_class,
-        "frames": frames, "fps": FPS, "size": list(size), "test_groups": sorted(test_groups),
+        "clips_per_group": max(c for _, c in clips), "frames": frames, "fps": FPS, "size": list(size),
+        "test_groups": sorted(test_groups),
         "pixel_pairs": [list(p) for p in PIXEL_PAIRS], "skeleton_pairs": [list(p) for p in SKELETON_PAIRS],
     })
     return SynthSummary(root, names, tuple(r for r, _ in train), tuple(r for r, _ in test), frames, tuple(size), seed)

@@ -120,6 +120,16 @@ def test_bad_arguments_name_the_value(tmp_path):
         generate(tmp_path, videos_per_class=1)
     with pytest.raises(ValueError, match="too small"):
         render_video("jump", tmp_path / "x.avi", seed=0, size=(16, 12))
+    with pytest.raises(ValueError, match="clips_per_group=3"):
+        generate(tmp_path, videos_per_class=4, clips_per_group=3)
+
+
+def test_one_clip_per_group_gives_one_actor_per_clip(tmp_path):
+    summary = generate(tmp_path / "d", videos_per_class=4, frames=2, size=SMALL, classes=["jump"], clips_per_group=1)
+    names = sorted(Path(rel).stem for rel in summary.train + summary.test)
+    assert names == [f"v_jump_g{g:02d}_c01" for g in (1, 2, 3, 4)]  # 4 actors, not 2 actors x 2 clips
+    assert [Path(rel).stem for rel in summary.test] == ["v_jump_g04_c01"]
+    assert json.loads((tmp_path / "d" / "synth.json").read_text())["clips_per_group"] == 1
 
 
 # --- each action moves the way its name says ---------------------------------------------------------------------
