@@ -26,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", type=int, default=4, help="average the last M fused predictions")
     parser.add_argument("--frame-step", type=int, default=1, help="feed the models every Nth recent frame")
     parser.add_argument("--loop", action="store_true", help="repeat a video file until stopped")
-    parser.add_argument("--fast", action="store_true", help="read a file as fast as possible, not at its fps")
+    parser.add_argument("--fast", action="store_true",
+                        help="read a file as fast as possible, every frame, not at its fps (default with --no-window)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="with --no-window: still play a file at its fps, dropping frames as a camera would")
     parser.add_argument("--deterministic", action="store_true",
                         help="file only: every frame in order, inference inline on every K-th (reproducible)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
@@ -35,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
+
+
+def _realtime(args: argparse.Namespace) -> bool:
+    """Play a file at its fps only when someone watches (a window) or asks (--realtime): headless, every frame of
+    the file is annotated instead of the few a slow machine keeps up with."""
+    if args.fast and args.realtime:
+        raise ValueError("--fast and --realtime contradict each other; pass one of them")
+    return args.realtime or not (args.fast or args.deterministic or args.no_window)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = live.open_predictor(args.run_dir, device=args.device)
     with ExitStack() as stack:
         source = stack.enter_context(FrameSource(args.source, loop=args.loop,
-                                                 realtime=not (args.fast or args.deterministic)))
+                                                 realtime=_realtime(args)))
         writer = stack.enter_context(AnnotatedWriter(args.output, source.fps)) if args.output else None
         log = stack.enter_context(PredictionLog(args.log)) if args.log else None
         window = None if args.no_window else stack.enter_context(Window())
@@ -66,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
         f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
+    if stats.person_frames is not None and stats.frames:
+        console.print(f"person found in {stats.person_frames}/{stats.frames} frames "
+                      f"({stats.person_frames / stats.frames:.0%})", highlight=False)
     for label, path in (("annotated video", args.output), ("prediction log", args.log)):
         if path:
             console.print(f"{label}: {path}", highlight=False)

@@ -65,6 +65,11 @@ class LiveConfig:
             raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
 
 
+class _Written(NamedTuple):
+    index: int
+    image: np.ndarray
+
+
 class LivePrediction(NamedTuple):
     frame_index: int  # last frame of the window
     first_frame: int  # first frame of the window (the longer of the two streams')
@@ -83,6 +88,7 @@ class LiveStats:
     frames: int = 0  # frames processed and emitted
     dropped: int = 0  # frames captured but overwritten before processing
     predictions: int = 0
+    person_frames: int | None = None  # frames where MediaPipe found a person (None: the run has no pose stream)
     skipped_inferences: int = 0  # snapshots overwritten while the worker was busy
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))  # capture → annotated frame out
     frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
@@ -137,6 +143,7 @@ class LiveEngine:
         self._worker_error: BaseException | None = None
         self._capture: CaptureThread | None = None
         self._pose = None
+        self._last_written: _Written | None = None
 
     def ingest(self, frame: Frame) -> np.ndarray | None:
         """Pose + preprocessing of one frame into the buffers; returns its MediaPipe (33, 4) landmarks or None."""
@@ -188,16 +195,20 @@ class LiveEngine:
             self.on_prediction(result)
 
     def annotate(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
+        """The annotated canvas (``overlay.draw_overlay``) for one BGR frame and its landmarks (None: no pose)."""
         result = self.results.peek()
-        status = [f"{self.stats.fps:4.1f} fps  {self.stats.prediction_hz:3.1f} pred/s"]
+        status = [f"{self.stats.fps:.1f} fps   {self.stats.prediction_hz:.1f} pred/s"]
         if result is None:
             status.append("filling buffers ...")
             fused, streams = [], {}
         else:
-            person = "" if result.detected_fraction is None else f"  person {result.detected_fraction:.0%}"
-            status.append(f"latency {result.latency_ms:.0f} ms{person}")
+            status.append(f"latency {result.latency_ms:.0f} ms")
             fused = top_k(result.fused, self.classes, 5)
             streams = {k: top_k(v, self.classes, 1)[0] for k, v in result.per_stream.items()}
+        if landmarks is not None:
+            clip = "" if result is None or result.detected_fraction is None else \
+                f"   (last clip {result.detected_fraction:.0%})"
+            status.append(f"person: {'yes' if np.any(landmarks) else 'no'}{clip}")
         return draw_overlay(image, keypoints=landmarks, layout=MEDIAPIPE_33, fused=fused, streams=streams,
                             status=status)
 
@@ -278,6 +289,8 @@ class LiveEngine:
     def _step(self, frame: Frame, writer, window, *, inline: bool) -> bool:
         """One frame through pose, buffers, (maybe) inference and the outputs; False when the user quits."""
         landmarks = self.ingest(frame)
+        if landmarks is not None:
+            self.stats.person_frames = (self.stats.person_frames or 0) + bool(np.any(landmarks))
         if self._due():
             snap = self.buffer.snapshot()
             if inline:
@@ -286,13 +299,22 @@ class LiveEngine:
                 self._requests.put(snap)  # the worker takes the newest; an unserved older one is overwritten
         image = self.annotate(frame.image, landmarks)
         if writer is not None:
-            writer.write(image)
+            self._write(writer, frame.index, image)
         keep_going = self._show(window, image) if window is not None else True
         self.stats.frames += 1
         now = time.perf_counter()
         self.stats.frame_times.append(now)
         self.stats.latencies_ms.append((now - frame.timestamp) * 1e3)
         return keep_going
+
+    def _write(self, writer, index: int, image: np.ndarray) -> None:
+        """Write ``image`` as frame ``index``; frames dropped since the last one written are filled with the
+        previous image (what a viewer saw meanwhile), so the video keeps one frame per source frame and its time."""
+        previous = self._last_written or _Written(-1, image)  # frames dropped before the first: this one
+        for _ in range(index - previous.index - 1):
+            writer.write(previous.image)
+        writer.write(image)
+        self._last_written = _Written(index, image)
 
     def _show(self, window, image: np.ndarray) -> bool:
         key = window.show(image)

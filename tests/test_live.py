@@ -84,13 +84,37 @@ def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, ma
     assert len(records[0]["top5"]) == 3 and set(records[0]["per_stream"]) == {"rgb"}
     assert records[0]["pose_detected_fraction"] is None
     np.testing.assert_allclose(records[0]["fused"], records[0]["fused_raw"])
-    # the overlay panel (top-left) differs from the input; the bottom-right corner is untouched
-    ours = cv2.VideoCapture(str(out))
-    theirs = cv2.VideoCapture(str(video))
+    # the canvas: the video upscaled to 360 px high on the left, unchanged but for the size; the panel on the right
+    ours, theirs = cv2.VideoCapture(str(out)), cv2.VideoCapture(str(video))
     for _ in range(10):
-        a, b = ours.read()[1].astype(int), theirs.read()[1].astype(int)
-    assert np.abs(a[:30, :60] - b[:30, :60]).mean() > 10
-    assert np.abs(a[-20:, -20:] - b[-20:, -20:]).mean() < 10
+        a, b = ours.read()[1].astype(int), theirs.read()[1]
+    assert a.shape == (360, 480 + 288, 3)
+    video_area = cv2.resize(a[:, :480].astype(np.uint8), (160, 120), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(video_area - b.astype(int)).mean() < 10  # the actor is not hidden
+    assert a[:, 480:].std() > 10  # the panel has bars and text on it
+
+
+def test_headless_file_runs_annotate_every_frame_without_deterministic(tmp_path, make_video, monkeypatch):
+    video = make_video(tmp_path / "in.avi", num_frames=25, fps=200.0)
+    ingest = live.LiveEngine.ingest
+
+    def slow_ingest(self, frame):  # 20 ms a frame against the file's 5: played at its fps, most frames would drop
+        import time
+
+        time.sleep(0.02)
+        return ingest(self, frame)
+
+    monkeypatch.setattr(live.LiveEngine, "ingest", slow_ingest)
+    out = tmp_path / "annotated.mp4"
+    assert _live(monkeypatch, StandInPredictor(clip_len=2), "--source", str(video), "--no-window",
+                 "--output", str(out), "--stride", "2") == 0
+    assert _count_frames(out) == 25
+
+
+def test_fast_and_realtime_together_are_refused(tmp_path, make_video, monkeypatch, capsys):
+    video = make_video(tmp_path / "in.avi", num_frames=4)
+    assert _live(monkeypatch, StandInPredictor(), "--source", str(video), "--no-window", "--fast", "--realtime") != 0
+    assert "--fast and --realtime" in capsys.readouterr().err
 
 
 def test_threaded_run_processes_or_counts_every_frame(tmp_path, make_video):
@@ -185,26 +209,52 @@ def test_a_slow_consumer_drops_frames_instead_of_queueing(tmp_path, make_video):
             return -1
 
     engine = live.LiveEngine(StandInPredictor(clip_len=2), live.LiveConfig(stride=1))
-    with FrameSource(video, realtime=True) as source:
-        stats = engine.run(source, window=SlowWindow())
+    out = tmp_path / "annotated.mp4"
+    with FrameSource(video, realtime=True) as source, AnnotatedWriter(out, source.fps) as writer:
+        stats = engine.run(source, window=SlowWindow(), writer=writer)
     assert stats.dropped > 0
     assert stats.frames + stats.dropped == 20
+    assert _count_frames(out) == 20  # a dropped frame is filled with the previous image: the video keeps its time
 
 
-def test_overlay_draws_the_skeleton_where_the_person_is():
+def test_overlay_draws_the_skeleton_where_the_person_is_and_the_panel_beside_it():
     from twostream.fusion.overlay import draw_overlay
     from twostream.pose.skeleton import MEDIAPIPE_33
 
-    frame = np.zeros((200, 200, 3), np.uint8)
+    frame = np.zeros((120, 160, 3), np.uint8)
     keypoints = np.zeros((33, 4), np.float32)
-    keypoints[:, 0] = np.linspace(0.6, 0.9, 33)  # a person in the right half, below the text panel
+    keypoints[:, 0] = np.linspace(0.6, 0.9, 33)  # a person in the lower right of the frame
     keypoints[:, 1] = np.linspace(0.5, 0.95, 33)
     keypoints[:, 3] = 1.0
-    out = draw_overlay(frame.copy(), keypoints=keypoints, layout=MEDIAPIPE_33, fused=[("wave", 0.7)],
-                       status=["30 fps"])
-    assert out[100:, 110:].any()  # skeleton pixels
-    assert out[:20, :60].any()  # panel text
-    assert not out[150:, :60].any()  # nothing elsewhere
+    out = draw_overlay(frame, keypoints=keypoints, layout=MEDIAPIPE_33, fused=[("wave", 0.7)],
+                       streams={"rgb": ("wave", 0.6)}, status=["30 fps"])
+    assert not frame.any()  # the input is left alone
+    assert out.shape == (360, 480 + 288, 3)
+    video = out[:, :480]
+    assert video[170:, 280:].any()  # the skeleton, at the upscaled size (x 0.6..0.9 → 288..432 px)
+    assert not video[:170].any() and not video[:, :280].any()  # nothing else on the video
+    assert out[:, 480:].std() > 10  # the panel, beside the video
+
+
+@pytest.mark.parametrize("size, canvas", [((120, 160), (480, 360, 288)), ((256, 340), (478, 360, 288)),
+                                          ((240, 426), (640, 360, 288)), ((1080, 1920), (1920, 1080, 864))])
+def test_small_videos_are_upscaled_and_the_panel_follows_the_height(size, canvas):
+    from twostream.fusion.overlay import canvas_for, draw_overlay
+
+    assert canvas_for(*size) == canvas
+    out = draw_overlay(np.zeros((*size, 3), np.uint8), fused=[("a_rather_long_class_name_indeed", 0.5)])
+    assert out.shape == (canvas[1], canvas[0] + canvas[2], 3)
+
+
+def test_panel_text_scales_with_the_canvas():
+    from twostream.fusion.overlay import draw_overlay
+
+    def ink_rows(height):
+        panel = draw_overlay(np.zeros((height, height, 3), np.uint8), status=["30 fps"])[:, height:]
+        rows = np.flatnonzero((panel.max(axis=(1, 2)) > 120))  # bright text and heading rows
+        return rows.max() - rows.min()
+
+    assert 1.8 < ink_rows(720) / ink_rows(360) < 2.2
 
 
 def test_a_source_that_stops_mid_run_is_reported_after_a_clean_shutdown(tmp_path, make_video):
