@@ -24,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=32, help="frames per cartoon clip (25 fps)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs for each stream")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs for the pose stream")
+    parser.add_argument("--rgb-epochs", type=int, default=None,
+                        help="epochs for the RGB stream (default: twice --epochs; trained from scratch under colour "
+                             "jitter, it needs the longer schedule)")
     parser.add_argument("--clip-len", type=int, default=8, help="frames each stream sees per clip")
     parser.add_argument("--workers", type=int, default=None, help="extraction processes (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
@@ -37,15 +40,16 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     seed = ["--seed", str(args.seed)]
     classes = [] if args.classes is None else ["--classes", args.classes]
     # --no-flip: the cartoon classes include wave_left / wave_right, which a mirrored sample would swap
-    train = ["--epochs", str(args.epochs), "--clip-len", str(args.clip_len), "--lr", "0.003", "--no-flip", *seed]
+    train = ["--clip-len", str(args.clip_len), "--lr", "0.003", "--no-flip", *seed]
+    rgb_epochs = args.rgb_epochs if args.rgb_epochs is not None else 2 * args.epochs
     return [
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
                                         "--frames", str(args.frames), *classes, *seed]),
         ("extract keypoints", ["extract", str(data), *workers]),
         ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
-                                  "--no-pretrained", *train]),
+                                  "--no-pretrained", "--epochs", str(rgb_epochs), *train]),
         ("train the pose stream", ["train", str(data), "--model", args.pose_model, "--out", str(runs / "pose"),
-                                   *train]),
+                                   "--epochs", str(args.epochs), *train]),
         ("fuse the streams", ["fuse", str(runs / "rgb"), str(runs / "pose"), "--out", str(runs / "fused")]),
         ("evaluate side by side", ["evaluate", str(runs / "fused")]),
         ("live demo, headless", ["live", str(runs / "fused"), "--source", "{test_video}", "--no-window", "--fast",
