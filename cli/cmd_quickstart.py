@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default=None, metavar="a,b,...", help="comma-separated actions (default: all)")
     parser.add_argument("--videos-per-class", type=int, default=20, help="cartoon clips per class")
     parser.add_argument("--frames", type=int, default=32, help="frames per cartoon clip (25 fps)")
+    parser.add_argument("--clips-per-group", type=int, default=1,
+                        help="clips per cartoon actor and class (1: every clip a new actor, which the RGB stream "
+                             "needs to learn motion rather than looks)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
     parser.add_argument("--epochs", type=int, default=20, help="epochs for the pose stream")
@@ -44,7 +47,8 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     rgb_epochs = args.rgb_epochs if args.rgb_epochs is not None else 2 * args.epochs
     return [
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
-                                        "--frames", str(args.frames), *classes, *seed]),
+                                        "--frames", str(args.frames), "--clips-per-group",
+                                        str(args.clips_per_group), *classes, *seed]),
         ("extract keypoints", ["extract", str(data), *workers]),
         ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
                                   "--no-pretrained", "--epochs", str(rgb_epochs), *train]),

@@ -53,7 +53,7 @@ class ClipDataset(Dataset):
     never flipped, so both keys always show the same scene. ``flip=False`` turns the horizontal flip off
     altogether (left/right-specific classes); ``jitter`` is the training ``colour_jitter`` strength (0 = off)
     and ``crop_scale`` the area range of the random resized crop. Their defaults come from the cartoon
-    quickstart, where a from-scratch CNN memorised the actors' looks: jitter 0.4 makes colours unreliable, and a
+    quickstart, where a from-scratch CNN memorised the actors' looks: jitter 0.2 makes colours less reliable, and a
     crop of at least 70 % keeps the moving limbs in view (0.35 often cut them off). An unreadable video raises
     ``VideoReadError``.
     """
@@ -61,7 +61,7 @@ class ClipDataset(Dataset):
     def __init__(self, items: Sequence[VideoItem], *, clip_len: int, size: int, mean, std, train: bool,
                  clips_per_video: int = 1, keys: Sequence[str] = ("video",),
                  load_keypoints: LoadKeypoints | None = None, seed: int = 0,
-                 keypoint_flip: Sequence[int] | None = None, flip: bool = True, jitter: float = 0.4,
+                 keypoint_flip: Sequence[int] | None = None, flip: bool = True, jitter: float = 0.2,
                  crop_scale: tuple[float, float] = (0.7, 1.0)) -> None:
         keys = tuple(keys)
         if not keys or any(k not in KEYS for k in keys):
