@@ -43,7 +43,8 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     seed = ["--seed", str(args.seed)]
     classes = [] if args.classes is None else ["--classes", args.classes]
     # --no-flip: the cartoon classes include wave_left / wave_right, which a mirrored sample would swap
-    train = ["--clip-len", str(args.clip_len), "--lr", "0.003", "--no-flip", *seed]
+    # --val-fraction 0.2: three validation actors per class, so the fusion weights are fitted on more than one
+    train = ["--clip-len", str(args.clip_len), "--lr", "0.003", "--no-flip", "--val-fraction", "0.2", *seed]
     rgb_epochs = args.rgb_epochs if args.rgb_epochs is not None else 2 * args.epochs
     return [
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     parser.add_argument("--split", type=int, default=1, help="UCF101 split number (1-3)")
     parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of the training groups held out for validation (never from test)")
     parser.add_argument("--train-split", default=None, help="skeleton pickle: split list to train on")
     parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
 
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     structure = _structure(args)
     spec_probe = build(args.model, num_classes=2, **structure)
     data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
-                          train_split=args.train_split, test_split=args.test_split, seed=args.seed, flip=cfg.flip)
+                          train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
+                          seed=args.seed, flip=cfg.flip)
     if data.dropped:
         warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
              + (" …" if len(data.dropped) > 10 else ""))

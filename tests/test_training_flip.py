@@ -103,3 +103,15 @@ def test_train_no_flip_is_recorded_in_the_run_config(root, tmp_path):
                  "--clip-len", "4", "--workers", "0", "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["flip"] is False and config["data"]["flip"] is False
+
+
+def test_train_val_fraction_reaches_the_split_and_the_run_config(root, tmp_path):
+    from twostream.cli.main import main
+
+    runs = {}
+    for fraction in ("0.1", "0.5"):
+        out = tmp_path / f"run{fraction}"
+        assert main(["train", str(root), "--model", "fc", "--no-pretrained", "--epochs", "1", "--clip-len", "4",
+                     "--workers", "0", "--val-fraction", fraction, "--out", str(out)]) == 0
+        runs[fraction] = json.loads((out / "config.json").read_text())["data"]
+    assert runs["0.5"]["val_fraction"] == 0.5 and runs["0.1"]["val_fraction"] == 0.1
