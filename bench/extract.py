@@ -123,8 +123,8 @@ def detection(videos: list[Path], model_complexity: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clip_dir", nargs="?", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--frames", type=int, default=150, help="first N frames of each clip (0 = all)")
-    parser.add_argument("--clips", type=int, default=6, help="at most this many clips (0 = all)")
+    parser.add_argument("--frames", type=int, default=0, help="first N frames of each clip (0 = all)")
+    parser.add_argument("--clips", type=int, default=0, help="at most this many clips (0 = all)")
     parser.add_argument("--repeat", type=int, default=1, help="time each run this many times, keep the fastest")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1)
     parser.add_argument("--detection", action="store_true", help="print detection rates instead of throughput")
