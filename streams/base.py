@@ -7,10 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
-KINETICS_STD = (0.22803, 0.22145, 0.216989)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# The normalisation constants live with the transforms that use them; re-exported for the model builders.
+from twostream.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD  # noqa: F401
 
 
 @dataclass(frozen=True)
