@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from twostream.errors import CheckpointError
+from twostream.errors import CheckpointError, TwostreamError
 from twostream.streams.base import InputSpec
 
 FORMAT_VERSION = 1
@@ -63,6 +63,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) ->
     """Write each stream of ``run_dir`` as ONNX plus ``export.json`` into ``out_dir``; check onnxruntime agrees."""
     from twostream.streams.checkpoint import atomic_path, write_text
 
+    _require_onnx()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     classes, models, fusion = _load_streams(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,18 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) ->
     return ExportResult(out_dir, files, diffs)
 
 
+def _require_onnx() -> None:
+    """onnx and onnxruntime are the optional `export` extra: say how to get them instead of a traceback."""
+    import importlib.util
+
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise TwostreamError(f"ONNX export and ONNX runs need {' and '.join(missing)}: "
+                             "pip install 'twostream[export]' (from a checkout: pip install -e '.[export]')")
+
+
 def _session(path: Path, threads: int | None = None):
+    _require_onnx()
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -101,3 +101,15 @@ def test_fused_export_predicts_like_the_fused_run(tmp_path):
     for name in ("rgb", "pose"):
         np.testing.assert_allclose(got.per_stream[name], expected.per_stream[name], atol=1e-5)
     assert got.pose_detected_fraction == pytest.approx(expected.pose_detected_fraction) == pytest.approx(0.6)
+
+
+def test_export_without_onnx_installed_says_how_to_get_it(monkeypatch, tmp_path):
+    import importlib.util
+
+    from twostream.errors import TwostreamError
+    from twostream.fusion.export import export_onnx
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(TwostreamError, match=r"twostream\[export\]"):
+        export_onnx(tmp_path / "run", tmp_path / "out")
