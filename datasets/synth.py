@@ -1,14 +1,7 @@
 """The cartoon-actor dataset: drawn people performing actions, written in the UCF101 layout with split files.
 
-Each action is a pure function ``phase -> Pose`` (``phase`` in cycles, so ``sin(2 * pi * phase)`` runs once per
-cycle) registered in ``ACTIONS``. Classes are chosen so that late fusion has something to do:
-
-* **easy for pixels, hard for skeletons** — ``wave_red_flag`` vs ``wave_blue_flag``: the very same arm motion, the
-  only difference is the colour of the flag in the hand, which no keypoint sees.
-* **easy for skeletons, hard for pixels** — ``wave_right`` vs ``wave_left`` (mirror motions of one small forearm,
-  same look) and ``squat`` vs ``bend`` (vertical vs sideways motion of the same body, same colours): the appearance
-  distribution is identical across classes, only the joint trajectories tell them apart.
-* the rest (``wave_both``, ``raise_arms``, ``clap``, ``jump``, ``kick``, ``march``) are distinct for both streams.
+The actions themselves (pose functions, ``ACTIONS``, and the class pairs that give late fusion something to do)
+live in ``twostream.datasets.actions``; this module renders them and writes the dataset.
 
 Layout written by ``generate(out, ...)``::
 
@@ -25,7 +18,6 @@ Everything is deterministic in ``seed``: every clip draws from its own ``np.rand
 from __future__ import annotations
 
 import json
-import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -35,118 +27,14 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from twostream.datasets.cartoon import JOINTS, Look, Pose, draw_background, draw_figure, draw_flag, joint_array, \
+# ACTIONS and the pairs stay importable from here: the CLI, benches and tests take them from ``synth``.
+from twostream.datasets.actions import ACTIONS, PIXEL_PAIRS, SKELETON_PAIRS, Action, get_action
+from twostream.datasets.cartoon import JOINTS, Look, draw_background, draw_figure, draw_flag, joint_array, \
     random_look, skeleton_points
 
 FORMAT_VERSION = 1
 FPS = 25.0
 DEFAULT_SIZE = (160, 120)
-_TAU = 2.0 * math.pi
-
-ActionFn = Callable[[float, float], Pose]  # (phase in cycles, amplitude ~1) -> Pose
-
-
-@dataclass(frozen=True)
-class Action:
-    """A registered action: its pose function, cycles per second and an optional held flag colour (BGR)."""
-
-    name: str
-    pose: ActionFn
-    hz: float
-    flag: tuple[int, int, int] | None = None
-
-
-ACTIONS: dict[str, Action] = {}
-
-
-def _action(hz: float, flag: tuple[int, int, int] | None = None, name: str | None = None):
-    def register(fn: ActionFn) -> ActionFn:
-        key = name or fn.__name__
-        if key in ACTIONS:
-            raise ValueError(f"action {key!r} is already registered")
-        ACTIONS[key] = Action(key, fn, hz, flag)
-        return fn
-    return register
-
-
-def _s(phase: float) -> float:
-    return math.sin(_TAU * phase)
-
-
-def _closing(phase: float) -> float:
-    """0 → 1 → 0 once per cycle (smooth)."""
-    return 0.5 - 0.5 * math.cos(_TAU * phase)
-
-
-@_action(hz=2.0)
-def wave_right(phase: float, amp: float) -> Pose:
-    return Pose(r_shoulder=1.9, r_elbow=0.75 + 0.55 * amp * _s(phase))
-
-
-@_action(hz=2.0)
-def wave_left(phase: float, amp: float) -> Pose:
-    return Pose(l_shoulder=1.9, l_elbow=0.75 + 0.55 * amp * _s(phase))
-
-
-@_action(hz=2.0)
-def wave_both(phase: float, amp: float) -> Pose:
-    swing = 0.55 * amp * _s(phase)
-    return Pose(r_shoulder=1.9, r_elbow=0.75 + swing, l_shoulder=1.9, l_elbow=0.75 - swing)
-
-
-def _flag_wave(phase: float, amp: float) -> Pose:
-    return Pose(r_shoulder=2.35 + 0.45 * amp * _s(phase), r_elbow=0.15)
-
-
-_action(hz=1.2, flag=(30, 30, 215), name="wave_red_flag")(_flag_wave)
-_action(hz=1.2, flag=(200, 70, 20), name="wave_blue_flag")(_flag_wave)
-
-
-@_action(hz=0.8)
-def raise_arms(phase: float, amp: float) -> Pose:
-    up = 0.2 + 2.5 * amp * _closing(phase)
-    return Pose(r_shoulder=up, r_elbow=0.1, l_shoulder=up, l_elbow=0.1)
-
-
-@_action(hz=1.8)
-def clap(phase: float, amp: float) -> Pose:
-    c = _closing(phase)
-    return Pose(r_shoulder=0.6 - 0.4 * c, r_elbow=-0.9 - 0.8 * c, l_shoulder=0.6 - 0.4 * c, l_elbow=-0.9 - 0.8 * c)
-
-
-@_action(hz=0.8)
-def squat(phase: float, amp: float) -> Pose:
-    c = amp * _closing(phase)
-    return Pose(r_hip=0.06 + 0.7 * c, r_knee=-1.4 * c, l_hip=0.06 + 0.7 * c, l_knee=-1.4 * c,
-                r_shoulder=0.2 + 1.0 * c, l_shoulder=0.2 + 1.0 * c)
-
-
-@_action(hz=0.7)
-def bend(phase: float, amp: float) -> Pose:
-    tilt = 0.45 * amp * _s(phase)
-    return Pose(torso_tilt=tilt, r_shoulder=0.15 - tilt, l_shoulder=0.15 + tilt)
-
-
-@_action(hz=1.3)
-def jump(phase: float, amp: float) -> Pose:
-    air, crouch = max(0.0, _s(phase)), max(0.0, -_s(phase))
-    arms = 0.3 + 1.8 * air
-    return Pose(lift=0.13 * amp * air, r_hip=0.06 + 0.35 * crouch, l_hip=0.06 + 0.35 * crouch,
-                r_knee=-0.7 * crouch, l_knee=-0.7 * crouch, r_shoulder=arms, l_shoulder=arms)
-
-
-@_action(hz=1.0)
-def kick(phase: float, amp: float) -> Pose:
-    k = max(0.0, _s(phase)) ** 1.5
-    return Pose(r_hip=0.06 + 1.15 * amp * k, r_knee=-0.5 * (1 - k) * k, r_shoulder=0.5 + 0.3 * k,
-                l_shoulder=0.5 + 0.3 * k, torso_tilt=0.12 * k)
-
-
-@_action(hz=1.4)
-def march(phase: float, amp: float) -> Pose:
-    s = _s(phase)
-    return Pose(r_fwd=1.25 * amp * max(0.0, s), l_fwd=1.25 * amp * max(0.0, -s), r_shoulder=0.15 + 0.2 * max(0, -s),
-                l_shoulder=0.15 + 0.2 * max(0, s), r_elbow=0.5 * max(0, -s), l_elbow=0.5 * max(0, s))
 
 
 @dataclass(frozen=True)
@@ -230,7 +118,7 @@ def render_video(action: str, path: str | os.PathLike, *, seed: int, frames: int
     """
     _check_size(size, frames)
     look = look if look is not None else random_look(np.random.default_rng([seed, 1]))
-    return _render(_get_action(action), Path(path), look=look, scene_key=[seed, 2],
+    return _render(get_action(action), Path(path), look=look, scene_key=[seed, 2],
                    clip_key=[seed, zlib.crc32(action.encode())], frames=frames, size=size)
 
 
@@ -243,22 +131,11 @@ def _render(action: Action, path: Path, *, look: Look, scene_key: list[int], cli
     return _write_clip(path, _frames(action, look, background, clip, rng, frames), size)
 
 
-def _get_action(name: str) -> Action:
-    if name not in ACTIONS:
-        raise ValueError(f"unknown action {name!r}; available: {', '.join(ACTIONS)}")
-    return ACTIONS[name]
-
-
 def _check_size(size: Sequence[int], frames: int) -> None:
     if len(size) != 2 or min(size) < 32:
         raise ValueError(f"size {tuple(size)} is too small; give WIDTHxHEIGHT of at least 32x32, e.g. 160x120")
     if frames < 1:
         raise ValueError(f"frames={frames} must be at least 1")
-
-
-# Class pairs that make fusion worth having (see the module docstring); recorded in synth.json.
-PIXEL_PAIRS: tuple[tuple[str, str], ...] = (("wave_red_flag", "wave_blue_flag"),)
-SKELETON_PAIRS: tuple[tuple[str, str], ...] = (("wave_right", "wave_left"), ("squat", "bend"))
 
 
 @dataclass(frozen=True)
@@ -307,7 +184,7 @@ def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0
                          f"{videos_per_class // 2}, so that train and test both get an actor")
     names = tuple(classes) if classes is not None else tuple(ACTIONS)
     for name in names:
-        _get_action(name)
+        get_action(name)
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"classes {list(names)} must be a non-empty list without repeats")
     if videos_per_class < 2:
