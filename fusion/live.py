@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -21,93 +20,17 @@ import torch
 from twostream.errors import CheckpointError, TwostreamError
 from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.capture import CaptureThread, Frame, FrameSource
+# The records stay importable from here: the CLI, the bench and the tests take them from ``fusion.live``.
+from twostream.fusion.live_records import LiveConfig, LivePrediction, LiveStats, Predictor
 from twostream.fusion.overlay import draw_overlay, top_k
 from twostream.pose.skeleton import MEDIAPIPE_33
 
 _QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
 
 
-class Predictor(Protocol):
-    """What the engine needs of ``fusion.run.RunPredictor`` (or the ONNX one in ``fusion.export``)."""
-
-    classes: list[str]
-    specs: dict[str, Any]
-
-    def predict_window(self, video=None, keypoints=None): ...
-
-
-@dataclass(frozen=True)
-class LiveConfig:
-    """How the engine schedules work; CLI flags map one to one."""
-
-    stride: int = 8
-    """Run inference every ``stride`` frames (once the buffers are full)."""
-    max_hz: float | None = None
-    """At most this many inferences per second (``None``: no cap)."""
-    smooth: int = 4
-    """Average the fused probabilities of the last ``smooth`` predictions (1 = no smoothing)."""
-    frame_step: int = 1
-    """Feed the models every ``frame_step``-th frame of the recent past (to span more time per window)."""
-    deterministic: bool = False
-    """Every frame, in order, inference inline: reproducible (file sources only)."""
-    max_frames: int | None = None
-    """Stop after this many frames (``None``: until the end, ``q`` or Ctrl-C)."""
-    pose_complexity: int = 1
-    """MediaPipe model complexity: 0 lite (fastest), 1 full, 2 heavy."""
-
-    def __post_init__(self) -> None:
-        for name in ("stride", "smooth", "frame_step"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.max_hz is not None and self.max_hz <= 0:
-            raise ValueError(f"--max-hz must be > 0, got {self.max_hz}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
-
-
 class _Written(NamedTuple):
     index: int
     image: np.ndarray
-
-
-class LivePrediction(NamedTuple):
-    frame_index: int  # last frame of the window
-    first_frame: int  # first frame of the window (the longer of the two streams')
-    timestamp: float  # capture time (perf_counter) of the window's last frame
-    fused: np.ndarray  # (C,) fused probabilities, averaged over the last ``smooth`` predictions
-    fused_raw: np.ndarray  # (C,) this window's fused probabilities
-    per_stream: dict[str, np.ndarray]  # stream name → (C,) probabilities for this window
-    detected_fraction: float | None  # share of the pose window's frames with a person (None: no pose stream)
-    latency_ms: float  # capture of the window's last frame → prediction ready
-
-
-@dataclass
-class LiveStats:
-    """Counters and recent timings of a run (bounded: the deques keep the latest samples only)."""
-
-    frames: int = 0  # frames processed and emitted
-    dropped: int = 0  # frames captured but overwritten before processing
-    predictions: int = 0
-    person_frames: int | None = None  # frames where MediaPipe found a person (None: the run has no pose stream)
-    skipped_inferences: int = 0  # snapshots overwritten while the worker was busy
-    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))  # capture → annotated frame out
-    frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
-    prediction_times: deque = field(default_factory=lambda: deque(maxlen=20))
-
-    @staticmethod
-    def _rate(times: deque) -> float:
-        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-
-    @property
-    def fps(self) -> float:
-        return self._rate(self.frame_times)
-
-    @property
-    def prediction_hz(self) -> float:
-        return self._rate(self.prediction_times)
-
-    def latency_percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
 
 
 def _buffer_specs(specs: dict[str, Any], step: int) -> tuple[BufferSpec | None, BufferSpec | None]:
