@@ -35,13 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames per clip (25 fps)")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH",
                         help="frame size, width x height")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into OUT even when it already holds files (its split lists are replaced)")
     parser.add_argument("--classes", type=parse_classes, default=None, metavar="a,b,...",
                         help=f"comma-separated actions (default: all of {', '.join(ACTIONS)})")
 
 
 def run(args: argparse.Namespace) -> int:
-    from twostream.datasets.synth import generate
+    from rich.markup import escape
 
+    from twostream.datasets.synth import generate
+    from twostream.paths import check_new_dataset
+
+    check_new_dataset(args.out, overwrite=args.overwrite)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("rendering", total=None)
         summary = generate(args.out, videos_per_class=args.videos_per_class, seed=args.seed, frames=args.frames,
@@ -50,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
     width, height = summary.size
     console.print(f"wrote {summary.num_videos} videos of {len(summary.classes)} classes "
                   f"({len(summary.train)} train, {len(summary.test)} test; {summary.frames} frames, "
-                  f"{width}x{height}) to [bold]{summary.root}[/]")
+                  f"{width}x{height}) to [bold]{escape(str(summary.root))}[/]", highlight=False)
     return 0
