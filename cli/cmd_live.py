@@ -8,8 +8,8 @@ from contextlib import ExitStack
 
 from twostream.cli.console import console, warn
 from twostream.fusion import live
-from twostream.fusion.capture import FrameSource
-from twostream.fusion.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
+from twostream.fusion.live.capture import FrameSource
+from twostream.fusion.live.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
 from twostream.errors import TwostreamError
 from twostream.paths import check_output_file
 from twostream.streams.distributed import single_device

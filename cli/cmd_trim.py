@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="ext", choices=("mp4", "avi"), default="mp4",
                         help="clip container: mp4 (mp4v) or avi (MJPG)")
     parser.add_argument("--overwrite", action="store_true", help="re-cut clips that already exist")
+    parser.add_argument("--subset", default=None, metavar="a,b",
+                        help='only videos whose "subset" is one of these, e.g. training,validation')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task("trim", total=None, video="")
         report = trim_dataset(
             args.annotations, args.video_dir, args.out_root, ext=args.ext, overwrite=args.overwrite,
+            subsets=None if args.subset is None else [s.strip() for s in args.subset.split(",") if s.strip()],
             progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
         )
     console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "

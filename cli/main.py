@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "fuse",
     "live",
     "export",
+    "evaluate_detection",
 )
 
 USER_ERRORS = (TwostreamError, ValueError, OSError)
