@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
+    if args.video.is_dir():
+        raise IsADirectoryError(f"{args.video} is a folder; predict takes one video file")
     if not args.video.is_file():
         raise FileNotFoundError(f"video {args.video} does not exist")
     device = single_device(args.device)

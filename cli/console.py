@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.error import URLError
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +18,9 @@ def one_line(exc: BaseException) -> str:
     process 0" and the worker's traceback), newlines folded."""
     from twostream.paths import describe_os_error
 
+    if isinstance(exc, URLError):  # only MediaPipe downloads on demand (torch weights raise WeightsError)
+        return (f"a download failed ({exc.reason}): this machine seems offline; use what is installed (MediaPipe: "
+                "--model-complexity 1, the model its wheel ships)")
     if isinstance(exc, OSError) and exc.strerror:
         return describe_os_error(exc)
     text = str(exc) or type(exc).__name__
