@@ -24,8 +24,11 @@ def run(args: argparse.Namespace) -> int:
 
     from twostream.cli.console import console, warn
     from twostream.fusion.timeline.detection import evaluate_files
+    from twostream.paths import check_output_file
     from twostream.streams.checkpoint import write_text
 
+    out = args.out if args.out is not None else args.results.parent / "detection-metrics.json"
+    check_output_file(out, inputs=[args.ground_truth, args.results], flag="--out")  # derived: rewriting is fine
     metrics = evaluate_files(args.ground_truth, args.results, subset=args.subset)
     shown = (0.5, 0.75, 0.95)
     table = Table("class", "GT", "detections", *(f"AP@{t:g}" for t in shown), "average AP",
@@ -47,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     if metrics.ignored_labels:
         warn("detections of labels the ground truth never uses (left out): "
              + ", ".join(f"{k} ({v})" for k, v in sorted(metrics.ignored_labels.items())))
-    out = args.out if args.out is not None else args.results.parent / "detection-metrics.json"
     write_text(out, json.dumps({"ground_truth": str(args.ground_truth), "results": str(args.results),
                                 "subset": args.subset, **metrics.to_dict()}, indent=2))
     console.print(f"wrote {out}", highlight=False)

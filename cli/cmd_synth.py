@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames per clip (25 fps)")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH",
                         help="frame size, width x height")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into OUT even when it already holds files (its split lists are replaced)")
     parser.add_argument("--classes", type=parse_classes, default=None, metavar="a,b,...",
                         help=f"comma-separated actions (default: all of {', '.join(ACTIONS)})")
     parser.add_argument("--untrimmed", type=int, default=None, metavar="N",
@@ -54,8 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twostream.datasets.synth import generate
+    from rich.markup import escape
 
+    from twostream.datasets.synth import generate
+    from twostream.paths import check_new_dataset
+
+    check_new_dataset(args.out, overwrite=args.overwrite)
     if args.untrimmed is not None:
         return _untrimmed(args)
 
@@ -67,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
     width, height = summary.size
     console.print(f"wrote {summary.num_videos} videos of {len(summary.classes)} classes "
                   f"({len(summary.train)} train, {len(summary.test)} test; {summary.frames} frames, "
-                  f"{width}x{height}) to [bold]{summary.root}[/]")
+                  f"{width}x{height}) to [bold]{escape(str(summary.root))}[/]", highlight=False)
     return 0
 
 
 def _untrimmed(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from twostream.datasets.untrimmed import generate_untrimmed
 
     with Progress(console=console, transient=True) as bar:
@@ -81,6 +89,6 @@ def _untrimmed(args: argparse.Namespace) -> int:
                                      progress=lambda done, total: bar.update(task, completed=done))
     subsets = ", ".join(f"{n} {name}" for name, n in summary.subsets.items())
     console.print(f"wrote {len(summary.videos)} untrimmed videos ({summary.seconds / 60:.1f} min, "
-                  f"{summary.segments} action segments; {subsets}) to [bold]{summary.root}/videos[/], "
-                  f"ground truth {summary.annotations}")
+                  f"{summary.segments} action segments; {subsets}) to [bold]{escape(str(summary.root))}/videos[/], "
+                  f"ground truth {escape(str(summary.annotations))}", highlight=False)
     return 0
