@@ -37,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from twostream.fusion.timeline.pipeline import (TimelineConfig, detect_video, open_ground_truth,
                                                     resolve_spans, write_results)
     from twostream.fusion.timeline.segments import SegmentConfig
+    from twostream.paths import check_output_dir
 
     cfg = TimelineConfig(hop=args.hop, window=args.window, batch_size=args.batch_size,
                          segments=SegmentConfig(args.min_score, args.smooth, args.max_gap, args.min_duration))
+    check_output_dir(args.out, inputs=[args.run_dir, *args.videos], flag="--out")
     predictor = load_run(args.run_dir, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     spans = resolve_spans(args.run_dir, predictor, cfg.window)
     gt = open_ground_truth(args.gt) if args.gt is not None else None
