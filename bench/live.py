@@ -32,10 +32,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from twostream.fusion.capture import FrameSource
+from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live import LiveConfig, LiveEngine
 from twostream.fusion.run import load_run, write_fused_run
-from twostream.fusion.sinks import AnnotatedWriter
+from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 

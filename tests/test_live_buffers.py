@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, FrameRing, LatestSlot
+from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, FrameRing, LatestSlot
 
 
 def test_ring_is_bounded_and_reads_oldest_to_newest():

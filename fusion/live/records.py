@@ -1,4 +1,4 @@
-"""What the live engine (``fusion.live``) takes and gives: the predictor interface it drives, its configuration,
+"""What the live engine (``fusion.live.engine``) takes and gives: the predictor interface it drives, its configuration,
 each window's result and the run's counters and recent timings. No torch, no threads: plain records that the CLI,
 the sinks and the bench read.
 """

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from twostream.errors import CheckpointError, TwostreamError
-from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
-from twostream.fusion.capture import CaptureThread, Frame, FrameSource
-# The records stay importable from here: the CLI, the bench and the tests take them from ``fusion.live``.
-from twostream.fusion.live_records import LiveConfig, LivePrediction, LiveStats, Predictor
-from twostream.fusion.overlay import draw_overlay, top_k
+from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
+from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
+from twostream.fusion.live.overlay import draw_overlay, top_k
+from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
 from twostream.pose.skeleton import MEDIAPIPE_33
 
 _QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
