@@ -63,6 +63,15 @@ class PoseCache:
     layout: str = "mediapipe33"
     format_version: int = FORMAT_VERSION
 
+    @classmethod
+    def from_single(cls, landmarks: np.ndarray, world: np.ndarray, detected: np.ndarray, *,
+                    backend: str = "mediapipe", model: str = "full", **fields) -> PoseCache:
+        """One person per frame, ``landmarks`` / ``world`` (N, V, 4) and ``detected`` (N,), as M = 1."""
+        detected = np.asarray(detected, bool)  # (N,)
+        return cls(keypoints=np.asarray(landmarks, np.float32)[:, None], world=np.asarray(world, np.float32)[:, None],
+                   scores=detected[:, None].astype(np.float32), track_ids=np.where(detected, 0, -1)[:, None],
+                   backend=backend, model=model, **fields)
+
     @property
     def persons(self) -> int:
         """M, the person slots per frame."""
@@ -127,14 +136,13 @@ def save_cache(cache: PoseCache, path: str | os.PathLike) -> Path:
     return path
 
 
-def _from_v1(values: dict) -> dict:
-    """A version-1 cache (one person, ``landmarks`` (N, 33, 4) + ``detected``) as version-2 fields, M = 1."""
-    detected = values["detected"].astype(bool)  # (N,)
-    return {**values, "keypoints": values["landmarks"][:, None], "world": values["world"][:, None],
-            "scores": detected[:, None].astype(np.float32), "track_ids": np.where(detected, 0, -1)[:, None],
-            "backend": np.asarray(values.get("extractor", "mediapipe.solutions.pose")),
-            "model": np.asarray(_V1_MODELS.get(int(values["model_complexity"]), "full")),
-            "format_version": np.asarray(FORMAT_VERSION)}
+def _from_v1(values: dict) -> PoseCache:
+    """A version-1 cache (one person, ``landmarks`` (N, 33, 4) + ``detected``) as M = 1."""
+    scalars = {key: values[key].item() for key in _KEYS if key in values and key not in _ARRAYS}
+    scalars.pop("format_version", None)
+    return PoseCache.from_single(
+        values["landmarks"], values["world"], values["detected"], frame_indices=values["frame_indices"],
+        backend=str(values["extractor"]), model=_V1_MODELS.get(int(values["model_complexity"]), "full"), **scalars)
 
 
 def load_cache(path: str | os.PathLike) -> PoseCache:
@@ -148,34 +156,30 @@ def load_cache(path: str | os.PathLike) -> PoseCache:
             values = {key: data[key] for key in data.files}
         version = int(values["format_version"]) if "format_version" in values else None
         if version == 1:
-            values = _from_v1(values)
+            cache = _from_v1(values)
             warnings.warn(f"keypoint cache {path} is format 1 (one person, legacy MediaPipe): read as M = 1; "
                           f"`twostream extract {path.parent} --force` upgrades it", OldCacheWarning, stacklevel=2)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
         raise CacheError(f"keypoint cache {path} is unreadable ({exc}); {fix}") from exc
-    if version not in (1, FORMAT_VERSION):
+    if version == 1:
+        return _checked(cache, path, fix)
+    if version != FORMAT_VERSION:
         raise CacheError(f"keypoint cache {path} has format_version {version}, this twostream reads "
                          f"1 and {FORMAT_VERSION}; {fix}")
     missing = [key for key in _KEYS if key not in values]
     if missing:
         raise CacheError(f"keypoint cache {path} lacks {', '.join(missing)}; {fix}")
     kwargs = {key: values[key] if key in _ARRAYS else values[key].item() for key in _KEYS}
-    cache = PoseCache(**kwargs)
+    return _checked(PoseCache(**kwargs), path, fix)
+
+
+def _checked(cache: PoseCache, path: Path, fix: str) -> PoseCache:
     n, m = len(cache.frame_indices), cache.track_ids.shape[-1] if cache.track_ids.ndim == 2 else -1
     v = cache.keypoints.shape[2] if cache.keypoints.ndim == 4 else -1
     if (m < 1 or v < 1 or cache.keypoints.shape != (n, m, v, 4) or cache.world.shape != (n, m, v, 4)
             or cache.scores.shape != (n, m) or cache.track_ids.shape != (n, m)):
         raise CacheError(f"keypoint cache {path} has inconsistent shapes; {fix}")
     return cache
-
-
-def is_v1(path: str | os.PathLike) -> bool:
-    """Whether the cache file at ``path`` is format version 1 (single person; ``extract --force`` upgrades it)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return "format_version" in data.files and int(data["format_version"]) == 1
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-        return False
 
 
 def video_stamp(video: str | os.PathLike) -> tuple[int, int]:
@@ -220,6 +224,16 @@ def is_fresh(video: str | os.PathLike, *, model: str | None = None, every: int |
     return load_fresh(video, model=model, every=every, persons=persons) is not None
 
 
+def nearest_rows(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
+    """int (T,): the processed row nearest to each video frame index (ties: the earlier); needs a row."""
+    wanted = np.asarray(frame_indices, dtype=np.int64).reshape(-1)  # (T,)
+    processed = cache.frame_indices
+    right = np.clip(np.searchsorted(processed, wanted), 0, len(processed) - 1)  # (T,)
+    left = np.clip(right - 1, 0, len(processed) - 1)  # (T,)
+    nearer_left = np.abs(wanted - processed[left]) <= np.abs(processed[right] - wanted)
+    return np.where(nearer_left, left, right)
+
+
 def keypoints_at(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
     """Keypoints for any video frame indices: float32 ``(T, M, V, 4)`` from the nearest processed frame.
 
@@ -227,13 +241,9 @@ def keypoints_at(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
     go to the earlier frame). Empty person slots are zeros.
     """
     wanted = np.asarray(frame_indices, dtype=np.int64).reshape(-1)  # (T,)
-    processed = cache.frame_indices
-    if len(processed) == 0:
+    if len(cache.frame_indices) == 0:
         return np.zeros((len(wanted), *cache.keypoints.shape[1:]), np.float32)
-    right = np.clip(np.searchsorted(processed, wanted), 0, len(processed) - 1)  # (T,)
-    left = np.clip(right - 1, 0, len(processed) - 1)  # (T,)
-    nearer_left = np.abs(wanted - processed[left]) <= np.abs(processed[right] - wanted)
-    rows = np.where(nearer_left, left, right)  # (T,)
+    rows = nearest_rows(cache, wanted)  # (T,)
     out = cache.keypoints[rows].astype(np.float32, copy=True)  # (T, M, V, 4)
     out[cache.track_ids[rows] < 0] = 0.0
     return out
@@ -249,3 +259,21 @@ def load_keypoints(video: str | os.PathLike, frame_indices: np.ndarray) -> np.nd
     if cache is None:
         raise CacheError(f"no up-to-date keypoint cache for {video}; run `twostream extract {Path(video).parent}`")
     return keypoints_at(cache, frame_indices)
+
+
+def select_persons(keypoints: np.ndarray, persons: int | None) -> np.ndarray:
+    """``(T, M, V, 4)`` (or a single-person ``(T, V, 4)``) → what a model takes.
+
+    ``persons=None``: the main actor only, ``(T, V, 4)`` (slot 0; single-person models). An int: ``(T, persons,
+    V, 4)``, extra slots cut, missing ones zeros.
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    if keypoints.ndim == 3:
+        keypoints = keypoints[:, None]  # (T, 1, V, 4)
+    if keypoints.ndim != 4:
+        raise ValueError(f"keypoints must be (T, M, V, 4) or (T, V, 4), got shape {keypoints.shape}")
+    if persons is None:
+        return keypoints[:, 0]
+    out = np.zeros((len(keypoints), persons, *keypoints.shape[2:]), np.float32)  # (T, persons, V, 4)
+    out[:, :keypoints.shape[1]] = keypoints[:, :persons]
+    return out

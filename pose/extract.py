@@ -22,10 +22,10 @@ from twostream.datasets.folder import is_video
 from twostream.datasets.video import iter_frames, probe
 from twostream.errors import VideoReadError
 from twostream.resources import die_with_parent
-from twostream.pose.backends import PoseConfig, PoseEstimator, open_estimator
+from twostream.pose.backends import PoseConfig
 from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, model_name, remove_stale_temps, save_cache,
                                   temp_path_for, video_stamp)
-from twostream.pose.tracking import PersonTracker, Tracked, rank_slots
+from twostream.pose.tracking import PoseStream, Tracked, rank_slots
 
 Status = Literal["extracted", "skipped", "failed"]
 REPORT_NAME = "extract-report.json"
@@ -120,16 +120,14 @@ def shard_videos(videos: list[Path], shard: tuple[int, int]) -> list[Path]:
     return videos[i - 1::n]
 
 
-def track_video(estimator: PoseEstimator, frames: Iterable[np.ndarray], fps: float, persons: int,
+def track_video(stream: PoseStream, frames: Iterable[np.ndarray], fps: float,
                 every: int = 1) -> tuple[list[int], list[Tracked]]:
-    """Run ``estimator`` and a ``PersonTracker`` over every ``every``-th frame; (frame indices, tracked frames)."""
-    tracker = PersonTracker(persons)
+    """Every ``every``-th frame through ``stream``; (frame indices, tracked frames)."""
     indices, tracked = [], []
     for index, frame in enumerate(frames):
-        if index % every:
-            continue
-        tracked.append(tracker.update(estimator.process(frame, round(index * 1000 / (fps or 30.0)))))
-        indices.append(index)
+        if index % every == 0:
+            tracked.append(stream.process(frame, round(index * 1000 / (fps or 30.0))))
+            indices.append(index)
     return indices, tracked
 
 
@@ -146,9 +144,9 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, pose: PoseConfig 
         for num_frames, frame in enumerate(iter_frames(video), start=1):
             yield frame
 
-    with open_estimator(pose) as estimator:
-        indices, tracked = track_video(estimator, frames(), float(info.fps), pose.persons, every)
-        layout = estimator.layout
+    with PoseStream(pose) as stream:
+        indices, tracked = track_video(stream, frames(), float(info.fps), every)
+        layout = stream.layout
     return tracked_cache(indices, tracked, pose, layout,
                          fps=float(info.fps), num_frames=num_frames, width=info.width, height=info.height,
                          every=every, mediapipe_version=mediapipe_version(), video_size=size,

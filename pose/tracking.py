@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from twostream.pose.backends import Persons
+from twostream.pose.backends import PoseConfig, Persons, open_estimator
 
 _NO_MATCH = 1e6
 
@@ -158,3 +158,32 @@ def rank_slots(keypoints: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
         target[f, empty_old] = empty_new
         order[f, target[f]] = np.arange(m)
     return order
+
+
+class PoseStream:
+    """Pose and tracking for one video or camera stream: RGB frames in order → ``Tracked`` (M slots) each.
+
+    The API live and predict use: ``with PoseStream(PoseConfig(persons=2)) as stream: stream.process(rgb, ms)``.
+    Slots are online (a track keeps its slot while it lives; ``rank_slots`` is for whole videos).
+    """
+
+    def __init__(self, config: PoseConfig = PoseConfig()) -> None:
+        self.config = config
+        self.estimator = open_estimator(config)
+        self.tracker = PersonTracker(config.persons)
+
+    @property
+    def layout(self) -> str:
+        return self.estimator.layout
+
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: int) -> Tracked:
+        return self.tracker.update(self.estimator.process(frame_rgb, timestamp_ms))
+
+    def close(self) -> None:
+        self.estimator.close()
+
+    def __enter__(self) -> PoseStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
