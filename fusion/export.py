@@ -12,7 +12,6 @@ axis: ``video`` (B, T, 3, S, S) or ``keypoints`` (B, T, V, 4) → ``logits`` (B,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -81,7 +80,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) ->
             )
         files[key] = out_dir / FILES[key]
         diffs[key] = _max_abs_diff(model, files[key], example_input(spec, batch=3, seed=1))
-        streams[key] = {"file": FILES[key], "spec": dataclasses.asdict(spec)}
+        streams[key] = {"file": FILES[key], "spec": spec.to_dict()}
     manifest = {"format_version": FORMAT_VERSION, "source_run": str(run_dir), "classes": classes,
                 "streams": streams, "fusion": fusion, "max_abs_diff": diffs}
     write_text(out_dir / "export.json", json.dumps(manifest, indent=2) + "\n")
@@ -173,10 +172,7 @@ def load_onnx_run(out_dir: str | Path, threads: int | None = None) -> OnnxRunPre
                               f"twostream reads {FORMAT_VERSION}: re-export the run")
     specs, sessions = {}, {}
     for key, entry in manifest["streams"].items():
-        spec = dict(entry["spec"])
-        for field in ("mean", "std"):
-            spec[field] = tuple(spec[field]) if spec.get(field) is not None else None
-        specs[key] = InputSpec(**spec)
+        specs[key] = InputSpec.from_dict(entry["spec"])
         path = out_dir / entry["file"]
         if not path.is_file():
             raise CheckpointError(f"{path} is missing from the export; re-run `twostream export`")
