@@ -15,20 +15,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from twostream.cli.console import console
+    from twostream.paths import check_output_dir
     from twostream.streams.inference import compare_runs, write_comparison
 
+    check_output_dir(args.out, inputs=[d / "metrics.json" for d in args.run_dirs], flag="--out")
     rows = compare_runs(args.run_dirs)
     table = Table(title="model comparison (clip-level unless noted)")
     for name in ("model", "accuracy", "video acc.", "macro F1", "top-5", "run"):
         table.add_column(name, justify="left" if name in ("model", "run") else "right")
     fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
     for r in rows:
-        table.add_row(r["model"], fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]), fmt(r["top5"]),
-                      r["run"])
+        table.add_row(escape(r["model"]), fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]),
+                      fmt(r["top5"]), escape(r["run"]))
     console.print(table)
     md, csv_path = write_comparison(rows, args.out)
-    console.print(f"wrote {md}, {csv_path}", highlight=False)
+    console.print(f"wrote {md}, {csv_path}", highlight=False, markup=False)
     return 0

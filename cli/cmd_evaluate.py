@@ -25,16 +25,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twostream.cli.console import console
+    from twostream.cli.console import console, warn
+    from twostream.paths import check_output_dir
+    from twostream.streams.distributed import single_device
     from twostream.streams.inference import write_evaluation
 
+    check_output_dir(args.run_dir, inputs=[args.root], flag="RUN_DIR")  # metrics.json & co. are written there
+    args.device = str(single_device(args.device)) if args.device else None
     if (args.run_dir / "fusion.json").is_file():
         ev, shown = _fused(args)
     else:
         ev, shown = _single(args)
     console.print(shown)
+    unlisted = ev.metrics.get("unlisted") or []
+    if unlisted:
+        warn(f"{len(unlisted)} video(s) under the dataset are in none of the run's frozen lists (added after "
+             f"training?) and were left out: {', '.join(unlisted[:5])}" + (" …" if len(unlisted) > 5 else ""))
     paths = write_evaluation(args.run_dir, ev)
-    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
     return 0
 
 

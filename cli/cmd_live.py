@@ -11,6 +11,8 @@ from twostream.fusion import live
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
 from twostream.errors import TwostreamError
+from twostream.paths import check_output_file
+from twostream.streams.distributed import single_device
 
 HELP = "Recognise actions live from a webcam, video file or stream URL, with skeleton and top-5 overlay."
 
@@ -21,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-window", action="store_true", help="do not open a window (headless)")
     parser.add_argument("--output", help="write the annotated video here (.mp4)")
     parser.add_argument("--log", help="write one JSON line per prediction here (.jsonl)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output / --log files that exist")
     parser.add_argument("--stride", type=int, default=8, help="run the models every K frames")
     parser.add_argument("--max-hz", type=float, default=None, help="at most N predictions per second")
     parser.add_argument("--smooth", type=int, default=4, help="average the last M fused predictions")
@@ -37,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
                         help="MediaPipe model: 0 lite (fastest), 1 full, 2 heavy")
-    parser.add_argument("--device", default="cpu", help="torch device for PyTorch runs")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
 
@@ -48,6 +51,15 @@ def _realtime(args: argparse.Namespace) -> bool:
     if args.fast and args.realtime:
         raise ValueError("--fast and --realtime contradict each other; pass one of them")
     return args.realtime or not (args.fast or args.deterministic or args.no_window)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--output and --log must not be the source, the run, each other, or (without --overwrite) existing files."""
+    inputs = [args.source, args.run_dir]
+    if args.output:
+        check_output_file(args.output, inputs=inputs, overwrite=args.overwrite, flag="--output")
+    if args.log:
+        check_output_file(args.log, inputs=[*inputs, args.output], overwrite=args.overwrite, flag="--log")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         warn("--no-window without --output or --log: predictions are computed but not saved")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    _check_outputs(args)
+    single_device(args.device)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -79,10 +93,15 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
         f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
+    if stats.predictions == 0:
+        window = max(spec.clip_len for spec in predictor.specs.values()) * args.frame_step
+        warn(f"no prediction: the source gave {stats.frames} frame(s) and the run needs {window} (its clip length"
+             f"{' × --frame-step' if args.frame_step > 1 else ''}) before the first one; use a longer video or "
+             "--loop")
     if stats.person_frames is not None and stats.frames:
         console.print(f"person found in {stats.person_frames}/{stats.frames} frames "
                       f"({stats.person_frames / stats.frames:.0%})", highlight=False)
     for label, path in (("annotated video", args.output), ("prediction log", args.log)):
         if path:
-            console.print(f"{label}: {path}", highlight=False)
+            console.print(f"{label}: {path}", highlight=False, markup=False)
     return 0

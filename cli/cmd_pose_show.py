@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from twostream.cli.console import console
+from twostream.paths import check_output_file
 from twostream.pose.cache import cache_path_for, load_fresh, save_cache
 from twostream.pose.draw import iter_annotated, write_annotated
 from twostream.pose.extract import extract_video
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None,
                         help="annotated video to write; without it a window opens when a display exists, "
                              "else <stem>.pose.mp4 is written beside VIDEO")
+    parser.add_argument("--overwrite", action="store_true", help="replace the annotated video if it exists")
     parser.add_argument("--threshold", type=float, default=0.5, help="hide joints below this visibility")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
                         help="MediaPipe Pose model when no up-to-date cache exists")
@@ -45,8 +47,13 @@ def _show(video: Path, cache, threshold: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     video = Path(args.video)
+    if video.is_dir():
+        raise IsADirectoryError(f"{video} is a folder; pose-show takes one video file (extract takes folders)")
     if not video.is_file():
         raise FileNotFoundError(f"no video at {video}")
+    output = Path(args.output) if args.output else video.with_name(video.stem + ".pose.mp4")
+    if args.output is not None or not _has_display():
+        check_output_file(output, inputs=[video, cache_path_for(video)], overwrite=args.overwrite, flag="--output")
     cache = load_fresh(video)
     if cache is None:
         with console.status(f"extracting keypoints from {video.name} …"):
@@ -57,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None and _has_display():
         _show(video, cache, args.threshold)
         return 0
-    output = Path(args.output) if args.output else video.with_name(video.stem + ".pose.mp4")
     with console.status(f"writing {output} …"):
         write_annotated(video, cache, output, threshold=args.threshold)
-    console.print(f"wrote {output}", highlight=False)
+    console.print(f"wrote {output}", highlight=False, markup=False)
     return 0

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
                              "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out (its checkpoints, metrics and plots are removed)")
     parser.add_argument("--split", type=int, default=1, help="UCF101 split number (1-3)")
     parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
     parser.add_argument("--val-fraction", type=float, default=0.1,
@@ -91,13 +93,19 @@ def _loading_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from dataclasses import replace
 
+    import torch
+
+    from rich.markup import escape
+
     from twostream.cli.console import console, warn
+    from twostream.datasets.folder import VIDEO_EXTENSIONS
     from twostream.datasets.sampling import Sampling
+    from twostream.paths import prepare_run_dir
+    from twostream.resources import capped_workers
     from twostream.streams.data import build_datasets
+    from twostream.streams.distributed import single_device
     from twostream.streams.registry import build
     from twostream.streams.training import TrainConfig, fit
 
@@ -108,6 +116,17 @@ def run(args: argparse.Namespace) -> int:
                       num_workers=args.num_workers, device=args.device, flip=args.flip, sampling=args.sampling,
                       frame_interval=args.frame_interval)
     out = args.out or Path("runs") / args.model
+    if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
+        raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
+                         "(or a skeleton .pkl for keypoint models)")
+    if args.resume and _finished(out, cfg.epochs):
+        console.print(f"{out} has already trained {cfg.epochs} epoch(s); nothing to do (raise --epochs to train "
+                      "longer)", highlight=False, markup=False)
+        return 0
+    single_device(cfg.device)
+    cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
+    prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
+                    overwrite=args.overwrite)
     structure = _structure(args)
     spec = replace(build(args.model, num_classes=2, **structure).input_spec,
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
@@ -122,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     model = build(args.model, **structure, **_loading_kwargs(args))
     model.input_spec = replace(model.input_spec, sampling=data.sampling or spec.sampling)  # recorded in the run
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
-                  f"{len(data.val) if data.val else 0} validation clips → {out}", highlight=False)
+                  f"{len(data.val) if data.val else 0} validation clips → {escape(str(out))}", highlight=False)
 
     def report(row: dict) -> None:
         val = f" val loss {row['val_loss']:.3f} acc {row['val_acc']:.3f}" if "val_acc" in row else ""
@@ -133,6 +152,16 @@ def run(args: argparse.Namespace) -> int:
                  resume=args.resume, on_epoch=report)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
         stop = " (stopped early)" if result.stopped_early else ""
-        console.print(f"best epoch {result.best_epoch}: accuracy {result.best_accuracy:.3f}{stop}; "
-                      f"next: twostream evaluate {out}", highlight=False)
+        kind = "validation accuracy" if data.val is not None and len(data.val) else \
+            "training accuracy (no validation clips: the best epoch is chosen on training data)"
+        console.print(f"best epoch {result.best_epoch}: {kind} {result.best_accuracy:.3f}{stop}; "
+                      f"next: twostream evaluate {out}", highlight=False, markup=False)
     return 0
+
+
+def _finished(out: Path, epochs: int) -> bool:
+    """True when ``out/last.pt`` already holds ``epochs`` epochs (``--resume`` would do nothing)."""
+    from twostream.streams.checkpoint import read_checkpoint
+
+    last = out / "last.pt"
+    return last.is_file() and read_checkpoint(last)["epoch"] >= epochs

@@ -164,6 +164,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str 
     if (run_dir / FUSION_FILE).is_file():
         record = read_fusion(run_dir)
         classes = tuple(record["classes"])
+        for name in STREAM_FILES.values():
+            if not (run_dir / name).is_file():
+                raise CheckpointError(f"fused run {run_dir} lacks {name}; fuse it again: twostream fuse RGB_RUN "
+                                      f"POSE_RUN --out {run_dir} --overwrite")
         models = {role: load_model(run_dir / STREAM_FILES[role], expect_classes=classes, device=device)
                   for role in STREAM_FILES}
         name = mode or record["mode"]

@@ -21,6 +21,7 @@ import numpy as np
 from twostream.datasets.folder import is_video
 from twostream.datasets.video import iter_frames, probe
 from twostream.errors import VideoReadError
+from twostream.resources import die_with_parent
 from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, remove_stale_temps, save_cache,
                                   temp_path_for, video_stamp)
 
@@ -175,7 +176,8 @@ def _run_all(jobs: list[tuple[Path, str]], config: ExtractConfig,
             on_result(results[rel])
         return results
     # spawn: MediaPipe's graph threads and torch's thread pools do not survive a fork.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent) as pool:  # a killed run leaves no orphaned workers
         futures = {pool.submit(process_video, video, rel, config): rel for video, rel in jobs}
         for future in as_completed(futures):
             rel = futures[future]

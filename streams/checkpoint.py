@@ -34,7 +34,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # cleanup never hides the first error (read-only, disk full)
             os.unlink(tmp)
 
 
@@ -76,11 +76,31 @@ def check_matches(ckpt: dict[str, Any], path: str | os.PathLike, *, expect_arch:
         raise CheckpointError(f"{path} holds a {ckpt['arch']!r} model, not {expect_arch!r}; pick the matching "
                               "--model or another run directory")
     if expect_classes is not None and list(ckpt["classes"]) != list(expect_classes):
-        theirs, ours = list(ckpt["classes"]), list(expect_classes)
-        diff = sorted(set(theirs) ^ set(ours))[:5]
-        raise CheckpointError(f"{path} was trained on {len(theirs)} classes, this data has {len(ours)} "
-                              f"(differing: {', '.join(diff) or 'same names, other order'}); use the same dataset "
+        raise CheckpointError(f"{path} was trained on other classes than this data's "
+                              f"({class_difference(ckpt['classes'], expect_classes)}); use the same dataset "
                               "and split, or start a new run directory")
+
+
+def check_same_classes(run_classes: Sequence[str], data_classes: Sequence[str], root: str | os.PathLike) -> None:
+    """``CheckpointError`` naming the differing classes when the dataset ``root`` is not the run's."""
+    if tuple(run_classes) != tuple(data_classes):
+        raise CheckpointError(f"dataset {root} does not have the run's classes "
+                              f"({class_difference(run_classes, data_classes)}); pass the dataset the run was "
+                              "trained on")
+
+
+def class_difference(run_classes: Sequence[str], data_classes: Sequence[str], *, limit: int = 5) -> str:
+    """What differs between two class lists, naming the classes: ``"only in the run: a, b; only in the data:
+    c"``, or ``"same 3 classes in another order: ..."``."""
+    run, data = list(run_classes), list(data_classes)
+    only_run, only_data = [c for c in run if c not in data], [c for c in data if c not in run]
+    if not only_run and not only_data:
+        return f"same {len(run)} classes in another order: the run has {', '.join(run[:limit])}, the data " \
+               f"{', '.join(data[:limit])}"
+    show = lambda names: ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")  # noqa: E731
+    parts = [f"only in the run: {show(only_run)}" if only_run else "",
+             f"only in the data: {show(only_data)}" if only_data else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def load_model(path: str | os.PathLike, *, expect_arch: str | None = None,

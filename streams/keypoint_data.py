@@ -107,7 +107,8 @@ def _read_skeletons(path: str, mtime_ns: int, size: int):
 def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int = 1,
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
-                            clips_per_video: int = 1, flip: bool = True):
+                            clips_per_video: int = 1, flip: bool = True,
+                            videos: dict[str, list[str]] | None = None):
     """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
 
     ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
@@ -126,7 +127,7 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
                          "uses --split K (and --split-dir D)")
     if not source.is_dir():
         raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
-    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip)
+    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos)
 
 
 def _check_caches(items: Sequence, root: Path) -> None:
@@ -137,12 +138,12 @@ def _check_caches(items: Sequence, root: Path) -> None:
 
 
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
-                 clips_per_video: int, flip: bool):
+                 clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None):
     from twostream.datasets.clips import ClipDataset
     from twostream.datasets.splits import load_split
     from twostream.streams.data import DatasetBundle
 
-    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed)
+    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
     _check_caches(s.train + s.val + s.test, root)
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
 
@@ -158,8 +159,8 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip, mirror=flip), seed)
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
-            "flip": flip}
-    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta)
+            "flip": flip, "videos": s.record()}
+    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta, s.unlisted)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
