@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "fuse",
     "live",
     "export",
+    "timeline",
     "evaluate_detection",
 )
 

@@ -52,11 +52,13 @@ def smooth_scores(probs: np.ndarray, length: int) -> np.ndarray:
 
 
 def frame_labels(probs: np.ndarray, min_score: float) -> np.ndarray:
-    """(N,) the most probable class of each sample, or ``BACKGROUND`` when it is below ``min_score``."""
+    """(N,) the most probable class of each sample, or ``BACKGROUND`` when it is below ``min_score`` or zero
+    (an all-zero row marks a sample with nobody in view)."""
     if len(probs) == 0:
         return np.zeros(0, np.int64)
     best = probs.argmax(1)  # (N,)
-    return np.where(probs[np.arange(len(probs)), best] >= min_score, best, BACKGROUND)
+    top = probs[np.arange(len(probs)), best]  # (N,)
+    return np.where((top >= min_score) & (top > 0), best, BACKGROUND)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
