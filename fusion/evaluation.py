@@ -42,16 +42,16 @@ def score_items(predictor: RunPredictor, items: Sequence, *, root: str | Path | 
 
     if not items:
         raise ValueError("no videos to score: the split is empty (check the dataset root and --val-fraction)")
-    by_len: dict[int, list[str]] = {}
+    by_len: dict[tuple, list[str]] = {}  # streams that pick the same frames share one dataset
     for key, spec in predictor.specs.items():
-        by_len.setdefault(spec.clip_len, []).append(key)
+        by_len.setdefault((spec.clip_len, spec.sampling), []).append(key)
     video = predictor.specs.get("video")
     load = CacheKeypoints(predictor.specs["keypoints"].layout, str(root)) if "keypoints" in predictor.specs else None
     loaders = [DataLoader(ClipDataset(items, clip_len=clip_len, keys=keys, train=False, load_keypoints=load,
                                       size=video.size if video else 1, mean=video.mean if video else (0.0,) * 3,
-                                      std=video.std if video else (1.0,) * 3),
+                                      std=video.std if video else (1.0,) * 3, sampling=sampling),
                           batch_size=batch_size, num_workers=num_workers)
-               for clip_len, keys in by_len.items()]
+               for (clip_len, sampling), keys in by_len.items()]
     probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
     labels, detected, done = [], [], 0
     for batches in zip(*loaders):
