@@ -118,18 +118,20 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
     needed = set(np.unique(indices).tolist())
     last_needed = int(indices.max())
     frames: dict[int, torch.Tensor] = {}
+    pending: dict[int, np.ndarray] = {}  # decoded, not yet preprocessed: converted together, one call per batch
     start, decoded, frame = 0, 0, None
 
-    def prepare(image: np.ndarray) -> torch.Tensor:
-        return frames_to_tensor(image[None], spec.size, spec.mean, spec.std)[0]  # (3, S, S)
-
     def take(rows: np.ndarray) -> torch.Tensor:
+        if pending:
+            ready = frames_to_tensor(np.stack(list(pending.values())), spec.size, spec.mean, spec.std)  # (P, 3, S, S)
+            frames.update(zip(pending, ready))
+            pending.clear()
         return torch.stack([torch.stack([frames[j] for j in row]) for row in rows])  # (B, T, 3, S, S)
 
     for i, frame in enumerate(iter_frames(path)):
         decoded = i + 1
         if i in needed:
-            frames[i] = prepare(frame)
+            pending[i] = frame
         if on_frame is not None:
             on_frame(decoded)
         while start < len(indices) and indices[min(start + batch_size, len(indices)) - 1].max() <= i:
@@ -142,7 +144,8 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
         if i >= last_needed:
             return
     if start < len(indices):  # the container over-counted its frames: clamp to the last one decoded
-        frames.setdefault(decoded - 1, prepare(frame))
+        if decoded - 1 not in frames:
+            pending[decoded - 1] = frame
         rows = np.minimum(indices[start:], decoded - 1)
         for first in range(0, len(rows), batch_size):
             yield start + first, take(rows[first:first + batch_size])
