@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=8, help="run the models every K frames")
     parser.add_argument("--max-hz", type=float, default=None, help="at most N predictions per second")
     parser.add_argument("--smooth", type=int, default=4, help="average the last M fused predictions")
-    parser.add_argument("--frame-step", type=int, default=1, help="feed the models every Nth recent frame")
+    parser.add_argument("--frame-step", type=int, default=None,
+                        help="override the run's time scale: feed the models every Nth recent frame (default: "
+                             "each stream's window from its run's sampling, at the source's fps)")
     parser.add_argument("--loop", action="store_true", help="repeat a video file until stopped")
     parser.add_argument("--fast", action="store_true",
                         help="read a file as fast as possible, every frame, not at its fps (default with --no-window)")

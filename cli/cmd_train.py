@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", dest="flip", action="store_false",
                         help="no random horizontal flips in training (RGB and keypoints): for classes that differ "
                              "by side, e.g. wave_left vs wave_right")
+    parser.add_argument("--sampling", choices=("segment", "dense"), default="segment",
+                        help="segment: the clip's frames spread over the whole video; dense: every K-th frame "
+                             "(--frame-interval K), the run's time scale then being fixed in seconds")
+    parser.add_argument("--frame-interval", type=int, default=1, help="dense sampling: K, frames between picks")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--no-pretrained", action="store_true", help="random initialisation (no download)")
     weights.add_argument("--weights", type=Path, default=None, help="local state dict or twostream checkpoint")
@@ -97,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     from twostream.cli.console import console, warn
     from twostream.datasets.folder import VIDEO_EXTENSIONS
+    from twostream.datasets.sampling import Sampling
     from twostream.paths import prepare_run_dir
     from twostream.resources import capped_workers
     from twostream.streams.data import build_datasets
@@ -108,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
                       optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
                       label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, amp=args.amp,
                       channels_last=args.channels_last, seed=args.seed, patience=args.patience,
-                      num_workers=args.num_workers, device=args.device, flip=args.flip)
+                      num_workers=args.num_workers, device=args.device, flip=args.flip, sampling=args.sampling,
+                      frame_interval=args.frame_interval)
     out = args.out or Path("runs") / args.model
     if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
         raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
@@ -120,10 +126,11 @@ def run(args: argparse.Namespace) -> int:
     single_device(cfg.device)
     cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
     prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, resumable=True)
     structure = _structure(args)
-    spec_probe = build(args.model, num_classes=2, **structure)
-    data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
+    spec = replace(build(args.model, num_classes=2, **structure).input_spec,
+                   sampling=Sampling(cfg.sampling, cfg.frame_interval))
+    data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
                           seed=args.seed, flip=cfg.flip)
     if data.dropped:
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
     model = build(args.model, **structure, **_loading_kwargs(args))
+    model.input_spec = replace(model.input_spec, sampling=data.sampling or spec.sampling)  # recorded in the run
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
                   f"{len(data.val) if data.val else 0} validation clips → {escape(str(out))}", highlight=False)
 

@@ -42,16 +42,16 @@ def score_items(predictor: RunPredictor, items: Sequence, *, root: str | Path | 
 
     if not items:
         raise ValueError("no videos to score: the split is empty (check the dataset root and --val-fraction)")
-    by_len: dict[int, list[str]] = {}
+    by_len: dict[tuple, list[str]] = {}  # streams that pick the same frames share one dataset
     for key, spec in predictor.specs.items():
-        by_len.setdefault(spec.clip_len, []).append(key)
+        by_len.setdefault((spec.clip_len, spec.sampling), []).append(key)
     video = predictor.specs.get("video")
     load = CacheKeypoints(predictor.specs["keypoints"].layout, str(root)) if "keypoints" in predictor.specs else None
     loaders = [DataLoader(ClipDataset(items, clip_len=clip_len, keys=keys, train=False, load_keypoints=load,
                                       size=video.size if video else 1, mean=video.mean if video else (0.0,) * 3,
-                                      std=video.std if video else (1.0,) * 3),
+                                      std=video.std if video else (1.0,) * 3, sampling=sampling),
                           batch_size=batch_size, num_workers=num_workers)
-               for clip_len, keys in by_len.items()]
+               for (clip_len, sampling), keys in by_len.items()]
     probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
     labels, detected, done = [], [], 0
     for batches in zip(*loaders):
@@ -113,7 +113,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; choose one of {', '.join(MODES)}")
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
 
     rgb_run, pose_run = Path(rgb_run), Path(pose_run)
     predictor = _streams(rgb_run, pose_run, device)
@@ -126,8 +126,8 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
                 "seed": seed if seed is not None else data.get("seed", 0)}
     # the RGB run's exact lists, unless the split was asked for anew
     frozen = data.get("videos") if all(v is None for v in (split, split_dir, val_fraction, seed)) else None
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
     s = load_split(root, **settings, videos=frozen)
-    check_same_classes(predictor.classes, s.classes, root)
     scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
     params, validation = _fit_all(scores, weight)
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
@@ -151,7 +151,7 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     ``model`` names the run (``fused(tuned): cnn_lstm+pose_gru``), ``confusion`` is the chosen mode's (C, C)
     count matrix (row = true class) as nested lists. One clip per video: clip and video accuracy agree.
     """
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
     from twostream.streams.metrics import confusion, summarise
 
     if split not in ("test", "val"):
@@ -160,8 +160,8 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     predictor = load_run(run_dir, device)
     root = root or record["root"]
     settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
     data = load_split(root, **settings, videos=record["split"].get("videos"))
-    check_same_classes(predictor.classes, data.classes, root)
     items = getattr(data, split)
     scores = score_items(predictor, items, root=root, batch_size=batch_size, num_workers=num_workers,
                          progress=progress)

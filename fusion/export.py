@@ -13,7 +13,6 @@ axis: ``video`` (B, T, 3, S, S) or ``keypoints`` (B, T, V, 4) → ``logits`` (B,
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -78,7 +77,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) ->
             files[key] = out_dir / FILES[key]
             _export_stream(model, files[key], opset)
             diffs[key] = _max_abs_diff(model, files[key], example_input(model.input_spec, batch=3, seed=1))
-            streams[key] = {"file": FILES[key], "spec": dataclasses.asdict(model.input_spec)}
+            streams[key] = {"file": FILES[key], "spec": model.input_spec.to_dict()}
     except BaseException:
         for path in files.values():  # no half export: the .onnx files go with the failure (export.json never came)
             with contextlib.suppress(OSError):  # never hides the first error
@@ -195,10 +194,7 @@ def load_onnx_run(out_dir: str | Path, threads: int | None = None) -> OnnxRunPre
                               f"twostream reads {FORMAT_VERSION}: re-export the run")
     specs, sessions = {}, {}
     for key, entry in manifest["streams"].items():
-        spec = dict(entry["spec"])
-        for field in ("mean", "std"):
-            spec[field] = tuple(spec[field]) if spec.get(field) is not None else None
-        specs[key] = InputSpec(**spec)
+        specs[key] = InputSpec.from_dict(entry["spec"])
         path = out_dir / entry["file"]
         if not path.is_file():
             raise CheckpointError(f"{path} is missing from the export; re-run `twostream export`")

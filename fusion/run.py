@@ -106,9 +106,8 @@ class RunPredictor:
                           None if detected is None else float(detected[0]))
 
     def predict_video(self, path: str | Path, *, model_complexity: int = 1) -> Prediction:
-        """The whole video: ``uniform_indices`` over its frames for each stream; keypoints from a fresh cache,
-        else extracted on the fly from those frames with MediaPipe."""
-        from twostream.datasets.sampling import uniform_indices
+        """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
+        from a fresh cache, else extracted on the fly from those frames with MediaPipe."""
         from twostream.datasets.transforms import frames_to_tensor
         from twostream.datasets.video import probe, read_clip
 
@@ -116,10 +115,11 @@ class RunPredictor:
         video = keypoints = None
         if "video" in self.specs:
             spec = self.specs["video"]
-            clip = read_clip(path, uniform_indices(num_frames, spec.clip_len))
+            clip = read_clip(path, spec.sampling.indices(num_frames, spec.clip_len))
             video = frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)  # (T, 3, S, S)
         if "keypoints" in self.specs:
-            indices = uniform_indices(num_frames, self.specs["keypoints"].clip_len)
+            spec = self.specs["keypoints"]
+            indices = spec.sampling.indices(num_frames, spec.clip_len)
             keypoints = _keypoints_of(path, indices, model_complexity)  # (T, 33, 4)
         return self.predict_window(video, keypoints)
 

@@ -1,7 +1,8 @@
 """Checkpoints that rebuild their model from the file alone, and atomic writes of run files.
 
 A checkpoint is a dict: ``{"model", "arch", "arch_kwargs", "classes", "config", "epoch", "metrics",
-"format_version"}``, plus ``"optimizer", "scheduler", "scaler", "history", "rng"`` in ``last.pt`` for
+"format_version"}`` and ``"sampling"`` (the run's ``datasets.sampling.Sampling`` as a dict; absent in older
+files: segment, span unknown), plus ``"optimizer", "scheduler", "scaler", "history", "rng"`` in ``last.pt`` for
 ``--resume``. ``arch_kwargs`` hold only structural arguments: rebuilding never downloads weights.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
 
+from twostream.datasets.sampling import Sampling
 from twostream.errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -110,6 +113,7 @@ def load_model(path: str | os.PathLike, *, expect_arch: str | None = None,
     try:
         model = build(ckpt["arch"], **ckpt["arch_kwargs"])
         model.load_state_dict(ckpt["model"])
+        model.input_spec = replace(model.input_spec, sampling=Sampling.from_dict(ckpt.get("sampling")))
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"cannot rebuild {ckpt['arch']!r} from {path}: {exc}") from exc
     return model.to(device).eval()

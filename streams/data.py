@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from torch.utils.data import Dataset
 
+from twostream.datasets.sampling import Sampling
 from twostream.streams.base import InputSpec
 
 
@@ -24,6 +25,9 @@ class DatasetBundle(NamedTuple):
     recorded in the run's ``config.json``."""
     unlisted: tuple[str, ...] = ()
     """With frozen ``videos`` lists: videos under the root that no list names (added since), left out."""
+    sampling: Sampling | None = None
+    """``spec.sampling`` measured on the training videos (their fps and, for segment, spans in seconds): the
+    run's time scale, for ``InputSpec.sampling``. ``None`` when the data has no frame rate (skeleton pickles)."""
 
 
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
@@ -42,9 +46,19 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     if spec.key == "keypoints":
         from twostream.streams.keypoint_data import build_keypoint_datasets
 
-        return build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
-                                       test_split=test_split, val_fraction=val_fraction, seed=seed,
-                                       clips_per_video=clips_per_video, flip=flip, videos=videos)
+        if spec.sampling.mode != "segment" and not Path(root).is_dir():
+            raise ValueError(f"{spec.sampling.mode} sampling needs a video folder with keypoint caches; skeleton "
+                             f"pickles ({root}) are sampled by segment: drop --sampling")
+        bundle = build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
+                                         test_split=test_split, val_fraction=val_fraction, seed=seed,
+                                         clips_per_video=clips_per_video, flip=flip, videos=videos)
+        if not Path(root).is_dir():
+            return bundle
+        from twostream.datasets.splits import load_split
+
+        train = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
+                           videos=videos).train
+        return bundle._replace(sampling=_measured(spec.sampling, train))
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
                          "--split K (and --split-dir D)")
@@ -62,7 +76,8 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     bad = {u.item.path for u in find_unreadable(s.train + s.val + s.test)} if check_videos else set()
     parts = {name: [i for i in getattr(s, name) if i.path not in bad] for name in ("train", "val", "test")}
     dropped = sorted(str(i.rel) for i in s.train + s.val + s.test if i.path in bad)
-    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip)
+    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip,
+                  sampling=spec.sampling)
     make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
                                             **common) if items else None
     if not parts["train"]:
@@ -70,4 +85,20 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     meta = {"root": str(root.resolve()), "split": split, "split_dir": str(split_dir) if split_dir else None,
             "val_fraction": val_fraction, "seed": seed, "flip": flip, "videos": s.record()}
     return DatasetBundle(tuple(s.classes), make(parts["train"], True), make(parts["val"], False),
-                         make(parts["test"], False), tuple(dropped), meta, s.unlisted)
+                         make(parts["test"], False), tuple(dropped), meta, s.unlisted,
+                         _measured(spec.sampling, parts["train"]))
+
+
+def _measured(sampling: Sampling, items) -> Sampling:
+    """``sampling`` with the frame rate and lengths of the training videos (``VideoItem``s) that can be probed."""
+    from twostream.datasets.video import probe
+    from twostream.errors import VideoReadError
+
+    infos = []
+    for item in items:
+        try:
+            info = probe(item.path)
+        except VideoReadError:
+            continue
+        infos.append((info.num_frames, info.fps))
+    return sampling.measured(infos)

@@ -153,7 +153,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
         # size / mean / std only shape the "video" key, which a keypoint dataset does not read
         return ClipDataset(items, clip_len=spec.clip_len, size=1, mean=(0.0,) * 3, std=(1.0,) * 3, train=train,
                            clips_per_video=1 if train else clips_per_video, keys=("keypoints",),
-                           load_keypoints=load, seed=seed)
+                           load_keypoints=load, seed=seed, sampling=spec.sampling)
 
     layout = get_layout(load.layout)
     train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip, mirror=flip), seed)

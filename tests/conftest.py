@@ -34,7 +34,7 @@ def write_video(path: Path, num_frames: int = 12, size: tuple[int, int] = (64, 4
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_video():
     """``make_video(path, num_frames=12, size=(64, 48), fps=25.0, seed=0) -> Path``."""
     return write_video

@@ -31,8 +31,9 @@ class LiveConfig:
     """At most this many inferences per second (``None``: no cap)."""
     smooth: int = 4
     """Average the fused probabilities of the last ``smooth`` predictions (1 = no smoothing)."""
-    frame_step: int = 1
-    """Feed the models every ``frame_step``-th frame of the recent past (to span more time per window)."""
+    frame_step: int | None = None
+    """Override the run's time scale: feed each model every ``frame_step``-th frame of the recent past. ``None``:
+    each stream's window comes from its run's sampling (``Sampling.live_window``)."""
     deterministic: bool = False
     """Every frame, in order, inference inline: reproducible (file sources only)."""
     max_frames: int | None = None
@@ -42,7 +43,7 @@ class LiveConfig:
 
     def __post_init__(self) -> None:
         for name in ("stride", "smooth", "frame_step"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_hz is not None and self.max_hz <= 0:
             raise ValueError(f"--max-hz must be > 0, got {self.max_hz}")
