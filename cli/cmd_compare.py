@@ -21,11 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import torch
+    from rich.markup import escape
     from rich.table import Table
 
     from twostream.cli.console import console
+    from twostream.paths import check_output_dir
     from twostream.streams.inference import compare_runs, write_comparison, write_curves
 
+    check_output_dir(args.out, inputs=[d / "metrics.json" for d in args.run_dirs], flag="--out")
     rows = compare_runs(args.run_dirs)
     if args.cost:
         from twostream.fusion.cost import run_cost
@@ -42,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
     fmt = lambda v, spec=".4f": "—" if v is None else f"{v:{spec}}"  # noqa: E731
     for r in rows:
         cost = [fmt(r["params_m"], ".2f"), fmt(r["gflops"], ".3g"), fmt(r["cpu_ms"], ".1f")] if args.cost else []
-        table.add_row(r["model"], fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]), fmt(r["top5"]),
-                      *cost, r["run"])
+        table.add_row(escape(r["model"]), fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]),
+                      fmt(r["top5"]), *cost, escape(r["run"]))
     console.print(table)
     md, csv_path = write_comparison(rows, args.out)
     curves, skipped = write_curves(rows, args.out)
-    console.print(f"wrote {md}, {csv_path}" + (f", {curves}" if curves else ""), highlight=False)
+    console.print(f"wrote {md}, {csv_path}" + (f", {curves}" if curves else ""), highlight=False, markup=False)
     if skipped:
         console.print(f"no training curves (no history.csv; a fused run has none) for {', '.join(skipped)}",
-                      highlight=False)
+                      highlight=False, markup=False)
     return 0

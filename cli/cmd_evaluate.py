@@ -27,33 +27,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twostream.cli.console import console
+    from twostream.cli.console import console, warn
+    from twostream.paths import check_output_dir
+    from twostream.resources import capped_workers
+    from twostream.streams.distributed import single_device
     from twostream.streams.inference import write_evaluation
 
+    check_output_dir(args.run_dir, inputs=[args.root], flag="RUN_DIR")  # metrics.json & co. are written there
+    args.device = str(single_device(args.device)) if args.device else None
+    if args.workers is not None:
+        args.workers = capped_workers(args.workers, "--workers", note=warn)
     if (args.run_dir / "fusion.json").is_file():
         ev, shown, paths = _fused(args)
     else:
         (ev, shown), paths = _single(args), []
     for renderable in [*shown, _confused_table(ev.metrics["confused_pairs"])]:
         console.print(renderable)
+    unlisted = ev.metrics.get("unlisted") or []
+    if unlisted:
+        warn(f"{len(unlisted)} video(s) under the dataset are in none of the run's frozen lists (added after "
+             f"training?) and were left out: {', '.join(unlisted[:5])}" + (" …" if len(unlisted) > 5 else ""))
     paths = write_evaluation(args.run_dir, ev) + paths
-    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
     return 0
 
 
 def _confused_table(pairs: list[dict]):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="most confused class pairs" if pairs else "no class confused with another")
     for name in ("true class", "predicted as", "clips", "share of the class"):
         table.add_column(name, justify="right" if name in ("clips", "share of the class") else "left")
     for p in pairs:
-        table.add_row(p["true"], p["predicted"], str(p["count"]), f"{p['share']:.0%}")
+        table.add_row(escape(p["true"]), escape(p["predicted"]), str(p["count"]), f"{p['share']:.0%}")
     return table
 
 
 def _disagreement_table(rows):
     """The classes where the two streams' recalls differ most, and what fusion made of them."""
+    from rich.markup import escape
     from rich.table import Table
 
     from twostream.fusion.diagnostics import most_disagreeing
@@ -62,7 +75,8 @@ def _disagreement_table(rows):
     for name in ("class", "videos", "RGB", "keypoints", "fused", "fused − better"):
         table.add_column(name, justify="left" if name == "class" else "right")
     for r in most_disagreeing(rows):
-        table.add_row(r.name, str(r.support), f"{r.rgb:.2f}", f"{r.pose:.2f}", f"{r.fused:.2f}", f"{r.gain:+.2f}")
+        table.add_row(escape(r.name), str(r.support), *(f"{v:.2f}" for v in (r.rgb, r.pose, r.fused)),
+                      f"{r.gain:+.2f}")
     return table
 
 

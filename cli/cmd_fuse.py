@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-dir", default=None, help="folder with classInd.txt and the split lists")
     parser.add_argument("--val-fraction", type=float, default=None, help="default: the RGB run's")
     parser.add_argument("--seed", type=int, default=None, help="split seed; default: the RGB run's")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--overwrite", action="store_true", help="replace the fused run already in --out")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--batch-size", type=int, default=4)
 
 
@@ -31,8 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
+    from rich.markup import escape
+
     from twostream.cli.console import console
     from twostream.fusion.evaluation import fuse_runs
+    from twostream.paths import prepare_run_dir
+    from twostream.streams.distributed import single_device
+
+    single_device(args.device)
+    prepare_run_dir(args.out, inputs=[args.rgb_run, args.pose_run, args.root, args.split_dir],
+                    overwrite=args.overwrite)
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("scoring validation videos", total=None)
@@ -54,6 +63,6 @@ def run(args: argparse.Namespace) -> int:
                                                                         else params.get("fallback") or "")
         table.add_row(f"{name} ★" if name == record["mode"] else name, f"{accuracy:.3f}", shown)
     console.print(table)
-    console.print(f"fused run written to [bold]{args.out}[/] (fusion.json, rgb.pt, pose.pt); "
-                  f"compare on test with `twostream evaluate {args.out}`")
+    console.print(f"fused run written to [bold]{escape(args.out)}[/] (fusion.json, rgb.pt, pose.pt); "
+                  f"compare on test with `twostream evaluate {escape(args.out)}`", highlight=False)
     return 0

@@ -7,10 +7,13 @@ import os
 from contextlib import ExitStack
 
 from twostream.cli.console import console, warn
+from twostream.cli.pose_args import add_pose_arguments, pose_config
 from twostream.fusion import live
-from twostream.fusion.capture import FrameSource
-from twostream.fusion.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
+from twostream.fusion.live.capture import FrameSource
+from twostream.fusion.live.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
 from twostream.errors import TwostreamError
+from twostream.paths import check_output_file
+from twostream.streams.distributed import single_device
 
 HELP = "Recognise actions live from a webcam, video file or stream URL, with skeleton and top-5 overlay."
 
@@ -21,10 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-window", action="store_true", help="do not open a window (headless)")
     parser.add_argument("--output", help="write the annotated video here (.mp4)")
     parser.add_argument("--log", help="write one JSON line per prediction here (.jsonl)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output / --log files that exist")
     parser.add_argument("--stride", type=int, default=8, help="run the models every K frames")
     parser.add_argument("--max-hz", type=float, default=None, help="at most N predictions per second")
     parser.add_argument("--smooth", type=int, default=4, help="average the last M fused predictions")
-    parser.add_argument("--frame-step", type=int, default=1, help="feed the models every Nth recent frame")
+    parser.add_argument("--frame-step", type=int, default=None,
+                        help="override the run's time scale: feed the models every Nth recent frame (default: "
+                             "each stream's window from its run's sampling, at the source's fps)")
     parser.add_argument("--loop", action="store_true", help="repeat a video file until stopped")
     parser.add_argument("--fast", action="store_true",
                         help="read a file as fast as possible, every frame, not at its fps (default with --no-window)")
@@ -33,9 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="file only: every frame in order, inference inline on every K-th (reproducible)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
-                        help="MediaPipe model: 0 lite (fastest), 1 full, 2 heavy")
-    parser.add_argument("--device", default="cpu", help="torch device for PyTorch runs")
+    add_pose_arguments(parser)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
 
@@ -48,10 +53,19 @@ def _realtime(args: argparse.Namespace) -> bool:
     return args.realtime or not (args.fast or args.deterministic or args.no_window)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--output and --log must not be the source, the run, each other, or (without --overwrite) existing files."""
+    inputs = [args.source, args.run_dir]
+    if args.output:
+        check_output_file(args.output, inputs=inputs, overwrite=args.overwrite, flag="--output")
+    if args.log:
+        check_output_file(args.log, inputs=[*inputs, args.output], overwrite=args.overwrite, flag="--log")
+
+
 def run(args: argparse.Namespace) -> int:
     config = live.LiveConfig(
         stride=args.stride, max_hz=args.max_hz, smooth=args.smooth, frame_step=args.frame_step,
-        deterministic=args.deterministic, max_frames=args.max_frames, pose_complexity=args.pose_complexity,
+        deterministic=args.deterministic, max_frames=args.max_frames, pose=pose_config(args),
     )
     if not args.no_window and not display_available():
         raise TwostreamError("no display available for the live window; run headless with "
@@ -60,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         warn("--no-window without --output or --log: predictions are computed but not saved")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    _check_outputs(args)
+    single_device(args.device)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -77,10 +93,14 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
         f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
+    if stats.predictions == 0:
+        span = max(s.span for s in (engine.buffer.video_spec, engine.buffer.keypoint_spec) if s is not None)
+        warn(f"no prediction: the source gave {stats.frames} frame(s) and the run's window needs {span} before the "
+             "first one; use a longer video or --loop")
     if stats.person_frames is not None and stats.frames:
         console.print(f"person found in {stats.person_frames}/{stats.frames} frames "
                       f"({stats.person_frames / stats.frames:.0%})", highlight=False)
     for label, path in (("annotated video", args.output), ("prediction log", args.log)):
         if path:
-            console.print(f"{label}: {path}", highlight=False)
+            console.print(f"{label}: {path}", highlight=False, markup=False)
     return 0

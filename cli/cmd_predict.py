@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twostream.cli.pose_args import add_pose_arguments, pose_config
+
 HELP = "Predict the action in one video with a trained or fused run (uniform frames over the whole video)."
 
 
@@ -13,24 +15,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file (keypoints: its .pose.npz cache, else MediaPipe now)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to list")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    add_pose_arguments(parser)  # when the video has no fresh keypoint cache
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from rich.markup import escape
     from rich.table import Table
 
     from twostream.cli.console import console
     from twostream.fusion.run import load_run, top_classes
+    from twostream.streams.distributed import single_device
 
     if args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
+    if args.video.is_dir():
+        raise IsADirectoryError(f"{args.video} is a folder; predict takes one video file")
     if not args.video.is_file():
         raise FileNotFoundError(f"video {args.video} does not exist")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = single_device(args.device)
     predictor = load_run(args.run_dir, device=device)
-    prediction = predictor.predict_video(args.video)
+    prediction = predictor.predict_video(args.video, pose=pose_config(args))
     kind = f"fused: {predictor.fusion.name}" if predictor.fusion else next(iter(prediction.per_stream))
-    table = Table(title=f"{args.video.name} — {args.run_dir.name} ({kind})")
+    table = Table(title=escape(f"{args.video.name} — {args.run_dir.name} ({kind})"))
     table.add_column("rank", justify="right")
     table.add_column("class")
     table.add_column("confidence", justify="right")
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if len(prediction.per_stream) > 1:
         for role, probs in prediction.per_stream.items():
             (name, p), = top_classes(probs, predictor.classes, 1)
-            console.print(f"{role} stream top-1: {name} ({p:.3f})", highlight=False)
+            console.print(f"{role} stream top-1: {name} ({p:.3f})", highlight=False, markup=False)
     if prediction.pose_detected_fraction is not None:
         console.print(f"person found in {prediction.pose_detected_fraction:.0%} of the pose frames", highlight=False)
     return 0

@@ -10,8 +10,12 @@ import argparse
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from twostream.cli.console import console
+from twostream.cli.pose_args import add_pose_arguments
 from twostream.errors import TwostreamError
+from twostream.paths import check_output_file
 
 HELP = "run every stage on a small generated cartoon dataset (synth → extract → train → fuse → evaluate → live)"
 
@@ -27,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "needs to learn motion rather than looks)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
+    add_pose_arguments(parser, model_flag="--landmarker")  # --pose-model names the keypoint architecture here
     parser.add_argument("--epochs", type=int, default=20, help="epochs for the pose stream")
     parser.add_argument("--rgb-epochs", type=int, default=None,
                         help="epochs for the RGB stream (default: twice --epochs; trained from scratch under colour "
@@ -50,7 +55,8 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
                                         "--frames", str(args.frames), "--clips-per-group",
                                         str(args.clips_per_group), *classes, *seed]),
-        ("extract keypoints", ["extract", str(data), *workers]),
+        ("extract keypoints", ["extract", str(data), "--pose-model", args.landmarker, "--persons",
+                                str(args.persons), *workers]),
         ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
                                   "--no-pretrained", "--epochs", str(rgb_epochs), *train]),
         ("train the pose stream", ["train", str(data), "--model", args.pose_model, "--out", str(runs / "pose"),
@@ -70,21 +76,48 @@ def _first_test_video(data: Path) -> Path:
     return data / first
 
 
+def _validate(args: argparse.Namespace) -> None:
+    """Every flag checked before the first step, not after minutes of synthesis and training."""
+    from twostream.datasets.actions import get_action
+    from twostream.paths import check_new_dataset, prepare_run_dir
+    from twostream.streams import registry
+
+    for flag, value, low in (("--videos-per-class", args.videos_per_class, 2), ("--frames", args.frames, 2),
+                             ("--clips-per-group", args.clips_per_group, 1), ("--epochs", args.epochs, 1),
+                             ("--rgb-epochs", args.rgb_epochs, 1), ("--clip-len", args.clip_len, 1),
+                             ("--workers", args.workers, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    for name in (args.classes or "").split(","):
+        if name.strip():
+            get_action(name.strip())
+    for flag, model, key in (("--rgb-model", args.rgb_model, "video"), ("--pose-model", args.pose_model,
+                                                                         "keypoints")):
+        if registry.build(model, num_classes=2).input_spec.key != key:
+            raise ValueError(f"{flag} {model} does not read {key}; pick a model that does")
+    check_new_dataset(args.out / "data", flag="--out")
+    for role in ("rgb", "pose", "fused"):
+        prepare_run_dir(args.out / "runs" / role, flag="--out")
+    for name in ("live.mp4", "live.jsonl"):
+        check_output_file(args.out / name, overwrite=False, flag="--out")
+
+
 def run(args: argparse.Namespace) -> int:
     from twostream.cli.main import main
 
+    _validate(args)
     steps = _steps(args)
     started = time.perf_counter()
     for number, (title, argv) in enumerate(steps, 1):
         if "{test_video}" in argv:
             argv = [str(_first_test_video(args.out / "data")) if a == "{test_video}" else a for a in argv]
-        console.rule(f"[bold]{number}/{len(steps)} {title}[/]: twostream {' '.join(argv)}")
+        console.rule(f"[bold]{number}/{len(steps)} {title}[/]: twostream {escape(' '.join(argv))}")
         code = main(argv)
         if code != 0:
             console.print(f"[red]quickstart stopped: step {number} ({title}) exited with {code}[/]")
             return code
     minutes = (time.perf_counter() - started) / 60
     console.rule("[bold green]quickstart done")
-    console.print(f"finished in {minutes:.1f} min. Dataset, runs and metrics: [bold]{args.out}[/]; "
-                  f"annotated live video: [bold]{args.out / 'live.mp4'}[/]")
+    console.print(f"finished in {minutes:.1f} min. Dataset, runs and metrics: [bold]{escape(str(args.out))}[/]; "
+                  f"annotated live video: [bold]{escape(str(args.out / 'live.mp4'))}[/]", highlight=False)
     return 0

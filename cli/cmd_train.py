@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", dest="flip", action="store_false",
                         help="no random horizontal flips in training (RGB and keypoints): for classes that differ "
                              "by side, e.g. wave_left vs wave_right")
+    parser.add_argument("--sampling", choices=("segment", "dense"), default="segment",
+                        help="segment: the clip's frames spread over the whole video; dense: every K-th frame "
+                             "(--frame-interval K), the run's time scale then being fixed in seconds")
+    parser.add_argument("--frame-interval", type=int, default=1, help="dense sampling: K, frames between picks")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--no-pretrained", action="store_true", help="random initialisation (no download)")
     weights.add_argument("--weights", type=Path, default=None, help="local state dict or twostream checkpoint")
@@ -47,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
                              "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out (its checkpoints, metrics and plots are removed)")
     parser.add_argument("--split", type=int, default=1, help="UCF101 split number (1-3)")
     parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
     parser.add_argument("--val-fraction", type=float, default=0.1,
@@ -91,10 +97,19 @@ def _loading_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import torch
 
+    from rich.markup import escape
+
     from twostream.cli.console import console, warn
+    from twostream.datasets.folder import VIDEO_EXTENSIONS
+    from twostream.datasets.sampling import Sampling
+    from twostream.paths import prepare_run_dir
+    from twostream.resources import capped_workers
     from twostream.streams.data import build_datasets
+    from twostream.streams.distributed import single_device
     from twostream.streams.registry import build
     from twostream.streams.training import TrainConfig, fit
 
@@ -102,11 +117,24 @@ def run(args: argparse.Namespace) -> int:
                       optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
                       label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, amp=args.amp,
                       channels_last=args.channels_last, seed=args.seed, patience=args.patience,
-                      num_workers=args.num_workers, device=args.device, flip=args.flip)
+                      num_workers=args.num_workers, device=args.device, flip=args.flip, sampling=args.sampling,
+                      frame_interval=args.frame_interval)
     out = args.out or Path("runs") / args.model
+    if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
+        raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
+                         "(or a skeleton .pkl for keypoint models)")
+    if args.resume and _finished(out, cfg.epochs):
+        console.print(f"{out} has already trained {cfg.epochs} epoch(s); nothing to do (raise --epochs to train "
+                      "longer)", highlight=False, markup=False)
+        return 0
+    single_device(cfg.device)
+    cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
+    prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
+                    overwrite=args.overwrite, resumable=True)
     structure = _structure(args)
-    spec_probe = build(args.model, num_classes=2, **structure)
-    data = build_datasets(args.root, spec_probe.input_spec, split=args.split, split_dir=args.split_dir,
+    spec = replace(build(args.model, num_classes=2, **structure).input_spec,
+                   sampling=Sampling(cfg.sampling, cfg.frame_interval))
+    data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
                           seed=args.seed, flip=cfg.flip)
     if data.dropped:
@@ -115,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
     model = build(args.model, **structure, **_loading_kwargs(args))
+    model.input_spec = replace(model.input_spec, sampling=data.sampling or spec.sampling)  # recorded in the run
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
-                  f"{len(data.val) if data.val else 0} validation clips → {out}", highlight=False)
+                  f"{len(data.val) if data.val else 0} validation clips → {escape(str(out))}", highlight=False)
 
     def report(row: dict) -> None:
         val = f" val loss {row['val_loss']:.3f} acc {row['val_acc']:.3f}" if "val_acc" in row else ""
@@ -127,6 +156,16 @@ def run(args: argparse.Namespace) -> int:
                  resume=args.resume, on_epoch=report)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
         stop = " (stopped early)" if result.stopped_early else ""
-        console.print(f"best epoch {result.best_epoch}: accuracy {result.best_accuracy:.3f}{stop}; "
-                      f"next: twostream evaluate {out}", highlight=False)
+        kind = "validation accuracy" if data.val is not None and len(data.val) else \
+            "training accuracy (no validation clips: the best epoch is chosen on training data)"
+        console.print(f"best epoch {result.best_epoch}: {kind} {result.best_accuracy:.3f}{stop}; "
+                      f"next: twostream evaluate {out}", highlight=False, markup=False)
     return 0
+
+
+def _finished(out: Path, epochs: int) -> bool:
+    """True when ``out/last.pt`` already holds ``epochs`` epochs (``--resume`` would do nothing)."""
+    from twostream.streams.checkpoint import read_checkpoint
+
+    last = out / "last.pt"
+    return last.is_file() and read_checkpoint(last)["epoch"] >= epochs

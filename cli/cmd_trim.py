@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from twostream.cli.console import console, warn
 from twostream.datasets.activitynet import REPORT_NAME, trim_dataset
+from twostream.paths import check_output_dir
 
 HELP = "Cut untrimmed videos into OUT_ROOT/<label>/<id>_<k>.mp4 clips from an ActivityNet-style annotation JSON."
 
@@ -21,24 +23,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="ext", choices=("mp4", "avi"), default="mp4",
                         help="clip container: mp4 (mp4v) or avi (MJPG)")
     parser.add_argument("--overwrite", action="store_true", help="re-cut clips that already exist")
+    parser.add_argument("--subset", default=None, metavar="a,b",
+                        help='only videos whose "subset" is one of these, e.g. training,validation')
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out_root, inputs=[args.annotations, args.video_dir], flag="OUT_ROOT")
     columns = (TextColumn("trimming"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[video]}"))
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("trim", total=None, video="")
         report = trim_dataset(
             args.annotations, args.video_dir, args.out_root, ext=args.ext, overwrite=args.overwrite,
+            subsets=None if args.subset is None else [s.strip() for s in args.subset.split(",") if s.strip()],
             progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
         )
     console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "
-                  f"{len(report.failures)} problems; report: {args.out_root}/{REPORT_NAME}")
+                  f"{len(report.failures)} problems; report: {args.out_root}/{REPORT_NAME}", highlight=False, markup=False)
     if report.failures:
         table = Table("video", "segment", "problem", title="not trimmed")
         for failure in report.failures:
-            table.add_row(failure.video_id, "all" if failure.segment is None else str(failure.segment),
-                          failure.reason)
+            table.add_row(escape(failure.video_id), "all" if failure.segment is None else escape(str(failure.segment)),
+                          escape(failure.reason))
         console.print(table)
         warn(f"{len(report.failures)} videos or segments were not trimmed (listed above)")
         return 1

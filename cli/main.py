@@ -35,15 +35,27 @@ COMMANDS: tuple[str, ...] = (
     "fuse",
     "live",
     "export",
+    "timeline",
+    "evaluate_detection",
 )
 
-USER_ERRORS = (TwostreamError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (TwostreamError, ValueError, OSError)
+"""Printed as one line, exit 2: the message names the file or value and the fix (OSError: the path and errno)."""
 
 
 def _quiet_native_logs() -> None:
     # MediaPipe / TensorFlow Lite print absl and glog chatter to stderr; users asked for a progress bar, not that.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except for on/off switches (``--no-flip (default: True)`` reads as the opposite)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"twostream.cli.cmd_{name}")
         command = sub.add_parser(
             name.replace("_", "-"), help=module.HELP, description=module.HELP,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help="show full tracebacks on errors")
@@ -77,16 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
-        if args.debug:
-            raise
-        from twostream.cli.console import error
-
-        error(str(exc) or type(exc).__name__)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; --debug shows the traceback
+        if args.debug:
+            raise
+        from twostream.cli.console import error, one_line
+
+        if isinstance(exc, USER_ERRORS):
+            error(one_line(exc))
+            return 2
+        error(f"unexpected {type(exc).__name__}: {one_line(exc)} (run again with --debug for the traceback, and "
+              "report it)")
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import cv2
 
@@ -61,13 +61,16 @@ class TrimReport:
         return not self.failures
 
 
-def parse_annotations(data: dict) -> tuple[list[Segment], list[TrimFailure]]:
-    """Segments of every video in an annotation mapping, and the malformed entries (reported, not raised)."""
+def parse_annotations(data: dict, subsets: Sequence[str] | None = None) -> tuple[list[Segment], list[TrimFailure]]:
+    """Segments of every video in an annotation mapping (only videos whose ``"subset"`` is in ``subsets`` when
+    given), and the malformed entries (reported, not raised)."""
     database = data.get("database", data) if isinstance(data, dict) else None
     if not isinstance(database, dict):
         raise ValueError("annotation JSON must be an object {\"database\": {\"<id>\": {...}}} or {\"<id>\": {...}}")
     segments, failures = [], []
     for video_id, entry in database.items():
+        if subsets is not None and (not isinstance(entry, dict) or entry.get("subset") not in subsets):
+            continue
         annotations = entry.get("annotations") if isinstance(entry, dict) else None
         if not isinstance(annotations, list):
             failures.append(TrimFailure(video_id, None, "entry has no 'annotations' list"))
@@ -180,11 +183,12 @@ def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, ov
 
 
 def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str | Path, *,
-                 ext: Literal["mp4", "avi"] = "mp4", overwrite: bool = False,
+                 ext: Literal["mp4", "avi"] = "mp4", overwrite: bool = False, subsets: Sequence[str] | None = None,
                  progress: Callable[[int, int, str], None] | None = None) -> TrimReport:
     """Cut every annotated segment into ``out_root/<label>/<id>_<k>.<ext>``; returns and saves the report.
 
-    ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
+    ``subsets`` keeps only videos of those subsets (e.g. ``("training", "validation")``, so that test videos
+    stay unseen). ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
     segments are listed in the report (each naming the video id); the run always continues.
     """
     annotations, video_dir, out_root = Path(annotations), Path(video_dir), Path(out_root)
@@ -196,7 +200,9 @@ def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str |
         data = json.loads(annotations.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{annotations} is not valid JSON ({exc}); fix or re-download it") from exc
-    segments, failures = parse_annotations(data)
+    segments, failures = parse_annotations(data, subsets)
+    if subsets is not None and not segments:
+        raise ValueError(f"{annotations} has no segment in subset(s) {', '.join(subsets)}; check --subset")
     by_video: dict[str, list[Segment]] = {}
     for segment in segments:
         by_video.setdefault(segment.video_id, []).append(segment)

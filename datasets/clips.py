@@ -1,5 +1,5 @@
 """``ClipDataset``: labelled videos → clips ``{"video", "keypoints", "label", "video_index"}`` for training and
-evaluation, with the frame indices from ``uniform_indices`` shared by both keys."""
+evaluation, with the frame indices from the run's ``Sampling`` (segment or dense) shared by both keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from twostream.datasets.folder import VideoItem
-from twostream.datasets.sampling import multi_clip_indices, uniform_indices
+from twostream.datasets.sampling import Sampling
 from twostream.datasets.transforms import frames_to_tensor, mirror_keypoints, train_frames_to_tensor
 from twostream.datasets.video import probe, read_clip
 from twostream.errors import VideoReadError
@@ -46,7 +46,8 @@ class ClipDataset(Dataset):
     """Clips of ``clip_len`` frames from labelled videos.
 
     Item ``i`` is clip ``i % clips_per_video`` of video ``i // clips_per_video`` (``video_index``), so evaluation
-    can average ``clips_per_video`` clips per video (``multi_clip_indices``). In training mode each item draws
+    can average ``clips_per_video`` clips per video (``Sampling.clips``); ``sampling`` picks the frames (segment
+    by default, or dense). In training mode each item draws
     temporal jitter, crop and flip from a generator seeded by ``(seed, epoch, i)``: reproducible in any
     DataLoader worker; call ``set_epoch`` each epoch. A training flip also mirrors the keypoints when
     ``keypoint_flip`` (the layout's left/right permutation) is given; without it, clips that load keypoints are
@@ -62,7 +63,7 @@ class ClipDataset(Dataset):
                  clips_per_video: int = 1, keys: Sequence[str] = ("video",),
                  load_keypoints: LoadKeypoints | None = None, seed: int = 0,
                  keypoint_flip: Sequence[int] | None = None, flip: bool = True, jitter: float = 0.2,
-                 crop_scale: tuple[float, float] = (0.7, 1.0)) -> None:
+                 crop_scale: tuple[float, float] = (0.7, 1.0), sampling: Sampling = Sampling()) -> None:
         keys = tuple(keys)
         if not keys or any(k not in KEYS for k in keys):
             raise ValueError(f"keys must be a non-empty subset of {KEYS}, got {keys}")
@@ -76,7 +77,7 @@ class ClipDataset(Dataset):
         self.clip_len, self.size, self.mean, self.std = clip_len, size, tuple(mean), tuple(std)
         self.train, self.clips_per_video, self.seed = train, clips_per_video, seed
         self.load_keypoints, self.keypoint_flip, self.flip = load_keypoints, keypoint_flip, flip
-        self.jitter, self.crop_scale = jitter, tuple(crop_scale)
+        self.jitter, self.crop_scale, self.sampling = jitter, tuple(crop_scale), sampling
         self.epoch = 0
         self._num_frames: dict[int, int] = {}  # per worker: container frame counts already probed
 
@@ -95,8 +96,8 @@ class ClipDataset(Dataset):
         video_index, clip = divmod(index, self.clips_per_video)
         num_frames = self._frame_count(video_index)
         if rng is not None:
-            return uniform_indices(num_frames, self.clip_len, rng)  # (clip_len,)
-        return multi_clip_indices(num_frames, self.clip_len, self.clips_per_video)[clip]  # (clip_len,)
+            return self.sampling.indices(num_frames, self.clip_len, rng)  # (clip_len,)
+        return self.sampling.clips(num_frames, self.clip_len, self.clips_per_video)[clip]  # (clip_len,)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

@@ -1,12 +1,26 @@
-"""Which frames make a clip: ONE pure function shared by the RGB and keypoint paths (TSN-style segments).
+"""Which frames make a clip, shared by the RGB and keypoint paths, and the run's record of it (``Sampling``).
 
-The video is cut into ``clip_len`` equal segments and one frame is taken from each: the centre for evaluation,
-a random position for training. A video shorter than the clip therefore repeats frames evenly.
+Two samplings. ``segment`` (TSN): the video is cut into ``clip_len`` equal segments and one frame is taken from
+each, the centre for evaluation, a random position for training; a video shorter than the clip repeats frames
+evenly, and the clip's time scale is the video's length. ``dense`` (mmaction2's ``SampleFrames``): ``clip_len``
+frames every ``frame_interval`` frames, centred for evaluation, at a random start for training.
+
+``Sampling`` is what a run records of it (mode, K, the training videos' fps and, for segment, their spans in
+seconds), carried by ``streams.base.InputSpec.sampling``: training, evaluation, ``predict``, the live demo,
+ONNX exports and the timeline all read the time scale from there. ``Sampling.live_window`` turns it into the
+frames a live buffer hands the model at a source's fps.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Iterable, NamedTuple
+
 import numpy as np
+
+SAMPLINGS = ("segment", "dense")
+SPAN_QUANTILES = (0, 10, 25, 50, 75, 90, 100)
+"""Percentiles at which ``Sampling.span_s`` records the training videos' spans."""
 
 
 def _check(num_frames: int, clip_len: int) -> None:
@@ -46,3 +60,138 @@ def multi_clip_indices(num_frames: int, clip_len: int, num_clips: int) -> np.nda
         raise ValueError(f"num_clips must be >= 1, got {num_clips}")
     offsets = (np.arange(num_clips) + 0.5) / num_clips  # (num_clips,)
     return _pick(num_frames, clip_len, offsets[:, None])  # (num_clips, clip_len)
+
+
+def dense_indices(num_frames: int, clip_len: int, interval: int,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """``clip_len`` frames every ``interval`` frames (mmaction2's ``SampleFrames``), (clip_len,) int64.
+
+    The clip spans ``(clip_len - 1) * interval + 1`` frames. ``rng=None``: the clip centred in the video
+    (evaluation; equals ``dense_clip_indices(..., num_clips=1)[0]``); a generator: a random start (training).
+    A video shorter than the span repeats its last frame.
+    """
+    _check(num_frames, clip_len)
+    if interval < 1:
+        raise ValueError(f"frame interval must be >= 1, got {interval}")
+    free = max(num_frames - (clip_len - 1) * interval - 1, 0)  # start positions beyond the first
+    start = (free + 1) // 2 if rng is None else int(rng.integers(0, free + 1))
+    return np.minimum(start + interval * np.arange(clip_len), num_frames - 1).astype(np.int64)
+
+
+def dense_clip_indices(num_frames: int, clip_len: int, interval: int, num_clips: int) -> np.ndarray:
+    """``num_clips`` dense clips with evenly spread starts for test-time averaging, (num_clips, clip_len) int64."""
+    _check(num_frames, clip_len)
+    if interval < 1 or num_clips < 1:
+        raise ValueError(f"frame interval and num_clips must be >= 1, got {interval}, {num_clips}")
+    free = max(num_frames - (clip_len - 1) * interval - 1, 0)
+    starts = np.floor((np.arange(num_clips) + 0.5) * (free + 1) / num_clips).astype(np.int64)  # (num_clips,)
+    return np.minimum(starts[:, None] + interval * np.arange(clip_len), num_frames - 1)
+
+
+class LiveWindow(NamedTuple):
+    """What a live buffer keeps for one stream: the last ``length`` frames, of which the model gets those at
+    ``offsets`` (oldest = 0, ascending, (clip_len,) int64)."""
+
+    length: int
+    offsets: np.ndarray
+
+    @property
+    def step(self) -> int:
+        """Frames between two picks (the window's picks are evenly spaced)."""
+        return int(self.offsets[1] - self.offsets[0]) if len(self.offsets) > 1 else 1
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """A run's time scale: how its clips were picked, and over how many seconds of video."""
+
+    mode: str = "segment"
+    """``"segment"`` (T frames spread over the whole video) or ``"dense"`` (T frames every ``frame_interval``)."""
+    frame_interval: int = 1
+    """Dense: K, frames between two picks at the training videos' fps. Ignored by segment sampling."""
+    fps: float | None = None
+    """Median frame rate of the training videos; ``None`` when unknown (skeleton pickles, older runs)."""
+    span_s: tuple[float, ...] | None = None
+    """Segment: the training videos' lengths in seconds (the time a clip spans) at ``SPAN_QUANTILES``;
+    ``None`` when unknown or for dense sampling."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.mode!r}")
+        if self.frame_interval < 1:
+            raise ValueError(f"--frame-interval must be >= 1, got {self.frame_interval}")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f"sampling fps must be > 0, got {self.fps}")
+
+    def indices(self, num_frames: int, clip_len: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """One clip's frame indices, (clip_len,): deterministic with ``rng=None``, jittered with a generator."""
+        if self.mode == "dense":
+            return dense_indices(num_frames, clip_len, self.frame_interval, rng)
+        return uniform_indices(num_frames, clip_len, rng)
+
+    def clips(self, num_frames: int, clip_len: int, num_clips: int) -> np.ndarray:
+        """``num_clips`` deterministic clips for test-time averaging, (num_clips, clip_len)."""
+        if self.mode == "dense":
+            return dense_clip_indices(num_frames, clip_len, self.frame_interval, num_clips)
+        return multi_clip_indices(num_frames, clip_len, num_clips)
+
+    @property
+    def median_span_s(self) -> float | None:
+        return None if self.span_s is None else float(self.span_s[SPAN_QUANTILES.index(50)])
+
+    def clip_seconds(self, clip_len: int) -> float | None:
+        """Seconds of video a training clip covers (first pick to last); ``None`` when unknown."""
+        if self.mode == "dense":
+            return None if self.fps is None else (clip_len - 1) * self.frame_interval / self.fps
+        span = self.median_span_s
+        return None if span is None else span * (clip_len - 1) / clip_len
+
+    def live_window(self, clip_len: int, fps: float | None, step: int | None = None) -> LiveWindow:
+        """The live buffer for a source at ``fps`` (``None``: the training fps) that shows the model what
+        training showed it: dense → ``clip_len`` frames every K frames converted to the source's fps; segment →
+        the evaluation picks (segment centres) over the last ``median_span_s`` seconds, rounded to whole frames
+        per segment; an unknown span → the last ``clip_len`` frames. ``step`` (``--frame-step``) overrides:
+        ``clip_len`` frames every ``step``.
+        """
+        if step is not None:
+            if step < 1:
+                raise ValueError(f"--frame-step must be >= 1, got {step}")
+            return LiveWindow((clip_len - 1) * step + 1, step * np.arange(clip_len, dtype=np.int64))
+        rate = fps if fps else self.fps
+        scale = rate / self.fps if rate and self.fps else 1.0  # source frames per training frame
+        if self.mode == "dense":
+            k = max(1, round(self.frame_interval * scale))
+            return LiveWindow((clip_len - 1) * k + 1, k * np.arange(clip_len, dtype=np.int64))
+        if self.span_s is None or not rate:
+            return LiveWindow(clip_len, np.arange(clip_len, dtype=np.int64))
+        per_segment = max(1, round(self.median_span_s * rate / clip_len))
+        length = per_segment * clip_len
+        return LiveWindow(length, uniform_indices(length, clip_len))
+
+    def measured(self, videos: Iterable[tuple[int, float]]) -> Sampling:
+        """This sampling with ``fps`` and (segment) ``span_s`` measured on the training videos'
+        ``(num_frames, fps)``; videos without a frame rate are left out."""
+        known = [(n, f) for n, f in videos if f and f > 0 and n > 0]
+        if not known:
+            return self
+        fps = float(np.median([f for _, f in known]))
+        spans = None
+        if self.mode == "segment":
+            spans = tuple(round(float(v), 4) for v in np.percentile([n / f for n, f in known], SPAN_QUANTILES))
+        return replace(self, fps=round(fps, 4), span_s=spans)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any] | None) -> Sampling:
+        """The record as ``to_dict`` wrote it; ``None`` or ``{}`` (a run older than the record) → segment, unknown
+        span (the live demo then keeps its old behaviour: the last ``clip_len`` frames)."""
+        record = dict(record or {})
+        if record.get("span_s") is not None:
+            record["span_s"] = tuple(float(v) for v in record["span_s"])
+        unknown = sorted(set(record) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown sampling fields {unknown}; this twostream knows "
+                             f"{sorted(cls.__dataclass_fields__)}")
+        return cls(**record)

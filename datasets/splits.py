@@ -30,6 +30,14 @@ class Split:
     train: tuple[VideoItem, ...]
     val: tuple[VideoItem, ...]
     test: tuple[VideoItem, ...]
+    unlisted: tuple[str, ...] = ()
+    """With frozen lists (``load_split(videos=...)``): videos found under the root that no list names (added
+    after training), relative paths; they are left out, and the caller reports them."""
+
+    def record(self) -> dict[str, list[str]]:
+        """The exact video lists, ``{"train", "val", "test"}`` → relative paths, that a run freezes in its
+        ``config.json`` and passes back as ``load_split(videos=...)``."""
+        return {name: [item.rel for item in getattr(self, name)] for name in ("train", "val", "test")}
 
 
 def find_split_dir(root: Path, split_dir: str | Path | None = None) -> Path | None:
@@ -69,7 +77,7 @@ def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[V
     """Items of a train/test list; the label comes from the class folder and must agree with a label column."""
     index = {name: i for i, name in enumerate(classes)}
     folded = {name.lower(): i for i, name in enumerate(classes)}
-    items, missing = [], []
+    items, missing, seen = [], [], {}
     for n, fields in _lines(path):
         rel = fields[0].replace("\\", "/")
         class_name = rel.partition("/")[0]
@@ -80,6 +88,9 @@ def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[V
         if len(fields) == 2 and fields[1] != str(label + 1):
             raise ValueError(f"{path}:{n}: label {fields[1]} disagrees with class {class_name!r} "
                              f"(number {label + 1} in classInd.txt)")
+        if rel in seen:
+            raise ValueError(f"{path}:{n}: video {rel} is listed twice (first on line {seen[rel]}); remove one line")
+        seen[rel] = n
         item = make_item(root, rel, label)
         if not item.path.is_file():
             missing.append((n, item.path))
@@ -128,14 +139,70 @@ def _pick(keys: list[str], fraction: float, rng: np.random.Generator) -> list[st
     return [keys[i] for i in rng.permutation(len(keys))[:count]]
 
 
+def _check_disjoint(train_list: Path, test_list: Path, shared: set[str]) -> None:
+    """A video in both the train and the test list would be tested on after training on it: an error naming
+    the lines."""
+    if not shared:
+        return
+    where = {}
+    for path in (train_list, test_list):
+        for n, fields in _lines(path):
+            rel = fields[0].replace("\\", "/")
+            if rel in shared:
+                where.setdefault(rel, []).append(f"{path}:{n}")
+    rel = sorted(shared)[0]
+    more = f" (and {len(shared) - 1} more)" if len(shared) > 1 else ""
+    raise ValueError(f"video {rel} is in both the train and the test list ({', '.join(where[rel])}){more}; a "
+                     "video must be on one side only")
+
+
+def frozen_split(root: str | Path, classes: tuple[str, ...], videos: dict[str, list[str]]) -> Split:
+    """The exact lists a run recorded (``Split.record()``), re-read under ``root``; videos under ``root`` that no
+    list names are returned in ``unlisted``, never mixed in. A recorded video that is gone is an error."""
+    root = Path(root)
+    index = {name: i for i, name in enumerate(classes)}
+    parts, missing = {}, []
+    for name in ("train", "val", "test"):
+        rels = videos.get(name) or []
+        unknown = [rel for rel in rels if rel.partition("/")[0] not in index]
+        if unknown:
+            raise ValueError(f"the run's {name} list names {unknown[0]}, whose class is not in {root}; pass the "
+                             "dataset the run was trained on")
+        parts[name] = tuple(make_item(root, rel, index[rel.partition("/")[0]]) for rel in rels)
+        missing += [item.path for item in parts[name] if not item.path.is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"video {missing[0]} that the run was trained or tested with is gone{more}; "
+                                f"restore it, or pass the dataset the run was trained on")
+    listed = {rel for rels in videos.values() for rel in rels or []}
+    try:
+        on_disk = scan_class_folders(root)[1]
+    except ValueError:
+        on_disk = ()
+    unlisted = tuple(item.rel for item in on_disk if item.rel not in listed)
+    return Split(classes, parts["train"], parts["val"], parts["test"], unlisted)
+
+
+def dataset_classes(root: str | Path, split_dir: str | Path | None = None) -> tuple[str, ...]:
+    """The class list ``load_split`` gives: ``classInd.txt`` order when split files are found, else the sorted
+    class folders that hold videos."""
+    folder = find_split_dir(Path(root), split_dir)
+    return read_class_index(folder / "classInd.txt") if folder else scan_class_folders(root)[0]
+
+
 def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = None, val_fraction: float = 0.1,
-               seed: int = 0, test_fraction: float = 0.3) -> Split:
+               seed: int = 0, test_fraction: float = 0.3, videos: dict[str, list[str]] | None = None) -> Split:
     """The ``split``-th official UCF101 split when its files are found (see ``find_split_dir``), otherwise a
     deterministic class-stratified split of ``root/<Class>/<video>`` holding out ``test_fraction`` of each
-    class's groups. ``val_fraction`` of the training groups become the validation set in both cases."""
+    class's groups. ``val_fraction`` of the training groups become the validation set in both cases.
+
+    ``videos`` (a run's recorded ``Split.record()``) freezes the split: exactly those lists, whatever was added
+    or split differently since (see ``frozen_split``); the class list is found as without it."""
     root = Path(root)
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3 (UCF101 has three official splits), got {split}")
+    if videos is not None:
+        return frozen_split(root, dataset_classes(root, split_dir), videos)
     rng = np.random.default_rng(seed)
     folder = find_split_dir(root, split_dir)
     if folder is not None:
@@ -145,6 +212,7 @@ def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = 
             if not path.is_file():
                 raise FileNotFoundError(f"split file {path} not found beside {folder / 'classInd.txt'}")
         train, test = (read_split_list(path, root, classes) for path in lists)
+        _check_disjoint(*lists, {i.rel for i in train} & {i.rel for i in test})
     else:
         classes, items = scan_class_folders(root)
         train, test = group_split(items, test_fraction, rng)

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from twostream.errors import CheckpointError
 from twostream.fusion.late import MODES, build_mode, mode_from_dict
 from twostream.fusion.run import STREAM_FILES, RunPredictor, detected_fraction, load_run, read_fusion, write_fused_run
-from twostream.streams.checkpoint import read_checkpoint
+from twostream.streams.checkpoint import check_same_classes, class_difference, read_checkpoint
 from twostream.streams.inference import Evaluation, checkpoint_of
 from twostream.streams.keypoint_data import CacheKeypoints
 
@@ -42,16 +42,16 @@ def score_items(predictor: RunPredictor, items: Sequence, *, root: str | Path | 
 
     if not items:
         raise ValueError("no videos to score: the split is empty (check the dataset root and --val-fraction)")
-    by_len: dict[int, list[str]] = {}
+    by_len: dict[tuple, list[str]] = {}  # streams that pick the same frames share one dataset
     for key, spec in predictor.specs.items():
-        by_len.setdefault(spec.clip_len, []).append(key)
+        by_len.setdefault((spec.clip_len, spec.sampling), []).append(key)
     video = predictor.specs.get("video")
     load = CacheKeypoints(predictor.specs["keypoints"].layout, str(root)) if "keypoints" in predictor.specs else None
     loaders = [DataLoader(ClipDataset(items, clip_len=clip_len, keys=keys, train=False, load_keypoints=load,
                                       size=video.size if video else 1, mean=video.mean if video else (0.0,) * 3,
-                                      std=video.std if video else (1.0,) * 3),
+                                      std=video.std if video else (1.0,) * 3, sampling=sampling),
                           batch_size=batch_size, num_workers=num_workers)
-               for clip_len, keys in by_len.items()]
+               for (clip_len, sampling), keys in by_len.items()]
     probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
     labels, detected, done = [], [], 0
     for batches in zip(*loaders):
@@ -83,10 +83,9 @@ def _streams(rgb_run: Path, pose_run: Path, device: str) -> RunPredictor:
             raise CheckpointError(f"{run} is not a single {role} stream run (it holds: {found}); pass the RGB run "
                                   "first and the pose run second")
     if rgb.classes != pose.classes:
-        diff = sorted(set(rgb.classes) ^ set(pose.classes))[:5]
-        raise CheckpointError(f"the streams were trained on different class lists ({rgb_run}: {len(rgb.classes)} "
-                              f"classes, {pose_run}: {len(pose.classes)}; differing: "
-                              f"{', '.join(diff) or 'same names, other order'}); train both on the same dataset")
+        raise CheckpointError(f"the streams were trained on different class lists ({rgb_run} = the run, {pose_run} "
+                              f"= the data: {class_difference(rgb.classes, pose.classes)}); train both on the same "
+                              "dataset")
     return RunPredictor({"rgb": rgb.models["rgb"], "pose": pose.models["pose"]}, rgb.classes, None, device)
 
 
@@ -114,7 +113,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; choose one of {', '.join(MODES)}")
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
 
     rgb_run, pose_run = Path(rgb_run), Path(pose_run)
     predictor = _streams(rgb_run, pose_run, device)
@@ -125,15 +124,15 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     settings = {"split": split or data.get("split") or 1, "split_dir": split_dir or data.get("split_dir"),
                 "val_fraction": val_fraction if val_fraction is not None else data.get("val_fraction", 0.1),
                 "seed": seed if seed is not None else data.get("seed", 0)}
-    s = load_split(root, **settings)
-    if tuple(s.classes) != predictor.classes:
-        raise CheckpointError(f"dataset {root} has classes {list(s.classes)[:5]}…, the runs were trained on "
-                              f"{list(predictor.classes)[:5]}…; pass the ROOT they were trained on")
+    # the RGB run's exact lists, unless the split was asked for anew
+    frozen = data.get("videos") if all(v is None for v in (split, split_dir, val_fraction, seed)) else None
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
+    s = load_split(root, **settings, videos=frozen)
     scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
     params, validation = _fit_all(scores, weight)
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
               "split": {**settings, "split_dir": str(settings["split_dir"]) if settings["split_dir"] else None,
-                        "fit_on": "val", "num_videos": int(len(scores.labels))},
+                        "fit_on": "val", "num_videos": int(len(scores.labels)), "videos": s.record()},
               "streams": {role: {"run": str(run), "arch": read_checkpoint(checkpoint_of(run))["arch"],
                                  "file": STREAM_FILES[role]} for role, run in (("rgb", rgb_run), ("pose", pose_run))},
               "validation": {"accuracy": validation,
@@ -152,7 +151,7 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     ``model`` names the run (``fused(tuned): cnn_lstm+pose_gru``), ``confusion`` is the chosen mode's (C, C)
     count matrix (row = true class) as nested lists. One clip per video: clip and video accuracy agree.
     """
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
     from twostream.streams.metrics import confusion, summarise
 
     if split not in ("test", "val"):
@@ -161,7 +160,9 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     predictor = load_run(run_dir, device)
     root = root or record["root"]
     settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
-    items = getattr(load_split(root, **settings), split)
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
+    data = load_split(root, **settings, videos=record["split"].get("videos"))
+    items = getattr(data, split)
     scores = score_items(predictor, items, root=root, batch_size=batch_size, num_workers=num_workers,
                          progress=progress)
     index = np.arange(len(scores.labels))
@@ -175,7 +176,7 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     archs = "+".join(record["streams"][role].get("arch", role) for role in ("rgb", "pose"))
     return {"split": split, "chosen": record["mode"], "model": f"fused({record['mode']}): {archs}",
             "classes": list(classes), "num_videos": int(len(index)), "results": results,
-            "mean_detected_fraction": float(scores.detected.mean()),
+            "mean_detected_fraction": float(scores.detected.mean()), "unlisted": list(data.unlisted),
             "confusion": confusion(scores.labels, chosen.argmax(1), len(classes)).tolist()}
 
 
@@ -186,7 +187,8 @@ def fused_evaluation(result: dict[str, Any]) -> Evaluation:
     chosen = result["results"][f"fused:{result['chosen']}"]
     metrics = {**chosen, "model": result["model"], "arch": "fused", "split": result["split"],
                "chosen": result["chosen"], "clips_per_video": 1,
-               "mean_detected_fraction": result["mean_detected_fraction"], "side_by_side": result["results"]}
+               "mean_detected_fraction": result["mean_detected_fraction"], "side_by_side": result["results"],
+               "unlisted": result.get("unlisted", [])}
     return Evaluation(metrics, np.asarray(result["confusion"], dtype=np.int64), tuple(result["classes"]))
 
 

@@ -12,7 +12,7 @@ axis: ``video`` (B, T, 3, S, S) or ``keypoints`` (B, T, V, 4) → ``logits`` (B,
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -26,6 +26,7 @@ from twostream.streams.base import InputSpec
 
 FORMAT_VERSION = 1
 FILES = {"video": "rgb.onnx", "keypoints": "pose.onnx"}
+MIN_OPSET, MAX_OPSET = 9, 20  # torch.onnx's TorchScript exporter; the streams need 9+ (GRU, LSTM, Upsample)
 STREAM_NAMES = {"video": "rgb", "keypoints": "pose"}  # the names fusion.late uses
 
 
@@ -61,31 +62,51 @@ def _load_streams(run_dir: Path):
 
 def export_onnx(run_dir: str | Path, out_dir: str | Path, *, opset: int = 17) -> ExportResult:
     """Write each stream of ``run_dir`` as ONNX plus ``export.json`` into ``out_dir``; check onnxruntime agrees."""
-    from twostream.streams.checkpoint import atomic_path, write_text
+    from twostream.streams.checkpoint import write_text
 
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"--opset {opset} is outside what the exporter writes ({MIN_OPSET}..{MAX_OPSET}); the "
+                         "default 17 suits onnxruntime")
     _require_onnx()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     classes, models, fusion = _load_streams(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files, diffs, streams = {}, {}, {}
-    for key, model in models.items():
-        spec = model.input_spec
-        example = example_input(spec)
-        with atomic_path(out_dir / FILES[key]) as tmp, warnings.catch_warnings():
-            # shape checks and GRU sizes trace as constants: fine, only the batch axis varies (tested)
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
-            torch.onnx.export(
-                model.eval(), (example,), str(tmp), input_names=["input"], output_names=["logits"],
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
-            )
-        files[key] = out_dir / FILES[key]
-        diffs[key] = _max_abs_diff(model, files[key], example_input(spec, batch=3, seed=1))
-        streams[key] = {"file": FILES[key], "spec": dataclasses.asdict(spec)}
+    try:
+        for key, model in models.items():
+            files[key] = out_dir / FILES[key]
+            _export_stream(model, files[key], opset)
+            diffs[key] = _max_abs_diff(model, files[key], example_input(model.input_spec, batch=3, seed=1))
+            streams[key] = {"file": FILES[key], "spec": model.input_spec.to_dict()}
+    except BaseException:
+        for path in files.values():  # no half export: the .onnx files go with the failure (export.json never came)
+            with contextlib.suppress(OSError):  # never hides the first error
+                path.unlink(missing_ok=True)
+        raise
     manifest = {"format_version": FORMAT_VERSION, "source_run": str(run_dir), "classes": classes,
                 "streams": streams, "fusion": fusion, "max_abs_diff": diffs}
     write_text(out_dir / "export.json", json.dumps(manifest, indent=2) + "\n")
     return ExportResult(out_dir, files, diffs)
+
+
+def _export_stream(model: torch.nn.Module, path: Path, opset: int) -> None:
+    """One stream as ONNX at ``path`` (atomically); an opset the model cannot be expressed in is one line."""
+    from twostream.streams.checkpoint import atomic_path
+
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # shape checks and GRU sizes trace as constants: fine, only the batch axis varies (tested)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+        try:
+            torch.onnx.export(
+                model.eval(), (example_input(model.input_spec),), str(tmp), input_names=["input"],
+                output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=opset, dynamo=False,
+            )
+        except (RuntimeError, ValueError, torch.onnx.errors.OnnxExporterError) as exc:
+            reason = " ".join(str(exc).split())[:200]
+            raise TwostreamError(f"--opset {opset}: the {model.input_spec.key} model cannot be exported at this "
+                                 f"opset ({reason}); use the default, --opset 17") from exc
 
 
 def _require_onnx() -> None:
@@ -173,10 +194,7 @@ def load_onnx_run(out_dir: str | Path, threads: int | None = None) -> OnnxRunPre
                               f"twostream reads {FORMAT_VERSION}: re-export the run")
     specs, sessions = {}, {}
     for key, entry in manifest["streams"].items():
-        spec = dict(entry["spec"])
-        for field in ("mean", "std"):
-            spec[field] = tuple(spec[field]) if spec.get(field) is not None else None
-        specs[key] = InputSpec(**spec)
+        specs[key] = InputSpec.from_dict(entry["spec"])
         path = out_dir / entry["file"]
         if not path.is_file():
             raise CheckpointError(f"{path} is missing from the export; re-run `twostream export`")

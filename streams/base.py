@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
+
+from twostream.datasets.sampling import Sampling
 
 # The normalisation constants live with the transforms that use them; re-exported for the model builders.
 from twostream.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD  # noqa: F401
@@ -27,6 +30,11 @@ class InputSpec:
     """Per-channel RGB std on 0..1 pixels (video only)."""
     layout: str | None = None
     """Joint layout name, e.g. ``"mediapipe_33"`` (keypoints only)."""
+    sampling: Sampling = Sampling()
+    """How the run picked its clips' frames and over how many seconds (its time scale): set by training from
+    ``--sampling`` / ``--frame-interval`` and the training videos, stored in the checkpoint, read by evaluation,
+    ``predict``, the live demo, ONNX exports and the timeline. A freshly built model has the default (segment,
+    span unknown)."""
 
     def __post_init__(self) -> None:
         if self.key not in ("video", "keypoints"):
@@ -35,6 +43,20 @@ class InputSpec:
             raise ValueError(f"InputSpec.clip_len must be >= 1, got {self.clip_len}")
         if self.key == "video" and (self.size is None or self.size < 1):
             raise ValueError(f"a video InputSpec needs a positive size, got {self.size!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (``export.json``, ``config.json``); ``from_dict`` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> InputSpec:
+        """The spec as ``to_dict`` wrote it (lists back to tuples; no ``sampling`` → the default)."""
+        record = dict(record)
+        for name in ("mean", "std"):
+            if record.get(name) is not None:
+                record[name] = tuple(record[name])
+        record["sampling"] = Sampling.from_dict(record.get("sampling"))
+        return cls(**record)
 
 
 class Stream(nn.Module):

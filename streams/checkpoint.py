@@ -1,7 +1,8 @@
 """Checkpoints that rebuild their model from the file alone, and atomic writes of run files.
 
 A checkpoint is a dict: ``{"model", "arch", "arch_kwargs", "classes", "config", "epoch", "metrics",
-"format_version"}``, plus ``"optimizer", "scheduler", "scaler", "history", "rng"`` in ``last.pt`` for
+"format_version"}`` and ``"sampling"`` (the run's ``datasets.sampling.Sampling`` as a dict; absent in older
+files: segment, span unknown), plus ``"optimizer", "scheduler", "scaler", "history", "rng"`` in ``last.pt`` for
 ``--resume``. ``arch_kwargs`` hold only structural arguments: rebuilding never downloads weights.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
 
+from twostream.datasets.sampling import Sampling
 from twostream.errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -31,7 +34,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # cleanup never hides the first error (read-only, disk full)
             os.unlink(tmp)
 
 
@@ -73,11 +76,31 @@ def check_matches(ckpt: dict[str, Any], path: str | os.PathLike, *, expect_arch:
         raise CheckpointError(f"{path} holds a {ckpt['arch']!r} model, not {expect_arch!r}; pick the matching "
                               "--model or another run directory")
     if expect_classes is not None and list(ckpt["classes"]) != list(expect_classes):
-        theirs, ours = list(ckpt["classes"]), list(expect_classes)
-        diff = sorted(set(theirs) ^ set(ours))[:5]
-        raise CheckpointError(f"{path} was trained on {len(theirs)} classes, this data has {len(ours)} "
-                              f"(differing: {', '.join(diff) or 'same names, other order'}); use the same dataset "
+        raise CheckpointError(f"{path} was trained on other classes than this data's "
+                              f"({class_difference(ckpt['classes'], expect_classes)}); use the same dataset "
                               "and split, or start a new run directory")
+
+
+def check_same_classes(run_classes: Sequence[str], data_classes: Sequence[str], root: str | os.PathLike) -> None:
+    """``CheckpointError`` naming the differing classes when the dataset ``root`` is not the run's."""
+    if tuple(run_classes) != tuple(data_classes):
+        raise CheckpointError(f"dataset {root} does not have the run's classes "
+                              f"({class_difference(run_classes, data_classes)}); pass the dataset the run was "
+                              "trained on")
+
+
+def class_difference(run_classes: Sequence[str], data_classes: Sequence[str], *, limit: int = 5) -> str:
+    """What differs between two class lists, naming the classes: ``"only in the run: a, b; only in the data:
+    c"``, or ``"same 3 classes in another order: ..."``."""
+    run, data = list(run_classes), list(data_classes)
+    only_run, only_data = [c for c in run if c not in data], [c for c in data if c not in run]
+    if not only_run and not only_data:
+        return f"same {len(run)} classes in another order: the run has {', '.join(run[:limit])}, the data " \
+               f"{', '.join(data[:limit])}"
+    show = lambda names: ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")  # noqa: E731
+    parts = [f"only in the run: {show(only_run)}" if only_run else "",
+             f"only in the data: {show(only_data)}" if only_data else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def load_model(path: str | os.PathLike, *, expect_arch: str | None = None,
@@ -90,6 +113,7 @@ def load_model(path: str | os.PathLike, *, expect_arch: str | None = None,
     try:
         model = build(ckpt["arch"], **ckpt["arch_kwargs"])
         model.load_state_dict(ckpt["model"])
+        model.input_spec = replace(model.input_spec, sampling=Sampling.from_dict(ckpt.get("sampling")))
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"cannot rebuild {ckpt['arch']!r} from {path}: {exc}") from exc
     return model.to(device).eval()

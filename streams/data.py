@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from torch.utils.data import Dataset
 
+from twostream.datasets.sampling import Sampling
 from twostream.streams.base import InputSpec
 
 
@@ -20,13 +21,19 @@ class DatasetBundle(NamedTuple):
     dropped: tuple[str, ...] = ()
     """Videos left out because they could not be read (relative paths), to be reported to the user."""
     meta: dict[str, Any] | None = None
-    """Where the data came from (``root``, ``split``, …), recorded in the run's ``config.json``."""
+    """Where the data came from (``root``, ``split``, …, and the exact ``videos`` lists of a folder dataset),
+    recorded in the run's ``config.json``."""
+    unlisted: tuple[str, ...] = ()
+    """With frozen ``videos`` lists: videos under the root that no list names (added since), left out."""
+    sampling: Sampling | None = None
+    """``spec.sampling`` measured on the training videos (their fps and, for segment, spans in seconds): the
+    run's time scale, for ``InputSpec.sampling``. ``None`` when the data has no frame rate (skeleton pickles)."""
 
 
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
                    clips_per_video: int = 1, train_split: str | None = None, test_split: str | None = None,
                    val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True,
-                   flip: bool = True) -> DatasetBundle:
+                   flip: bool = True, videos: dict[str, list[str]] | None = None) -> DatasetBundle:
     """Datasets for a stream that reads ``spec.key``.
 
     Video streams: ``ClipDataset`` over ``load_split(root, split, split_dir)``; test and validation clips use
@@ -34,13 +41,24 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     ``DatasetBundle.dropped`` (instead of failing mid-epoch). Keypoint streams: delegated to
     ``streams.keypoint_data.build_keypoint_datasets`` (``root`` may then be a skeleton pickle). ``flip=False``
     turns off the training horizontal flip of either stream (classes that differ by side: ``wave_left``).
+    ``videos`` (a run's recorded lists, ``meta["videos"]``) freezes the split of a folder dataset.
     """
     if spec.key == "keypoints":
         from twostream.streams.keypoint_data import build_keypoint_datasets
 
-        return build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
-                                       test_split=test_split, val_fraction=val_fraction, seed=seed,
-                                       clips_per_video=clips_per_video, flip=flip)
+        if spec.sampling.mode != "segment" and not Path(root).is_dir():
+            raise ValueError(f"{spec.sampling.mode} sampling needs a video folder with keypoint caches; skeleton "
+                             f"pickles ({root}) are sampled by segment: drop --sampling")
+        bundle = build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
+                                         test_split=test_split, val_fraction=val_fraction, seed=seed,
+                                         clips_per_video=clips_per_video, flip=flip, videos=videos)
+        if not Path(root).is_dir():
+            return bundle
+        from twostream.datasets.splits import load_split
+
+        train = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
+                           videos=videos).train
+        return bundle._replace(sampling=_measured(spec.sampling, train))
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
                          "--split K (and --split-dir D)")
@@ -48,19 +66,39 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     from twostream.datasets.splits import load_split
 
     root = Path(root)
+    if root.is_file():
+        raise NotADirectoryError(f"dataset {root} is a file, not a folder; an RGB model trains on a folder "
+                                 "ROOT/<Class>/<video> (skeleton .pkl files are for keypoint models)")
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist; expected ROOT/<Class>/<video> "
                                 "(try `twostream synth OUT` for a small one)")
-    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed)
+    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
     bad = {u.item.path for u in find_unreadable(s.train + s.val + s.test)} if check_videos else set()
     parts = {name: [i for i in getattr(s, name) if i.path not in bad] for name in ("train", "val", "test")}
     dropped = sorted(str(i.rel) for i in s.train + s.val + s.test if i.path in bad)
-    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip)
+    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip,
+                  sampling=spec.sampling)
     make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
                                             **common) if items else None
     if not parts["train"]:
         raise ValueError(f"no readable training videos under {root} (split {split}); check the folder layout")
     meta = {"root": str(root.resolve()), "split": split, "split_dir": str(split_dir) if split_dir else None,
-            "val_fraction": val_fraction, "seed": seed, "flip": flip}
+            "val_fraction": val_fraction, "seed": seed, "flip": flip, "videos": s.record()}
     return DatasetBundle(tuple(s.classes), make(parts["train"], True), make(parts["val"], False),
-                         make(parts["test"], False), tuple(dropped), meta)
+                         make(parts["test"], False), tuple(dropped), meta, s.unlisted,
+                         _measured(spec.sampling, parts["train"]))
+
+
+def _measured(sampling: Sampling, items) -> Sampling:
+    """``sampling`` with the frame rate and lengths of the training videos (``VideoItem``s) that can be probed."""
+    from twostream.datasets.video import probe
+    from twostream.errors import VideoReadError
+
+    infos = []
+    for item in items:
+        try:
+            info = probe(item.path)
+        except VideoReadError:
+            continue
+        infos.append((info.num_frames, info.fps))
+    return sampling.measured(infos)

@@ -53,6 +53,12 @@ def device_for(env: DistEnv, requested: str | None) -> torch.device:
     return torch.device("cuda", env.local_rank)
 
 
+def single_device(requested: str | None) -> torch.device:
+    """The device of a one-process command (evaluate, predict, fuse, live), checked like ``device_for``: a name
+    other than cpu / cuda, or cuda without a visible GPU, is a ``ValueError`` naming ``--device cpu``."""
+    return device_for(DistEnv(0, 1, 0), requested)
+
+
 def sampler(dataset: Dataset, env: DistEnv, *, shuffle: bool, seed: int) -> DistributedSampler:
     """This rank's share of ``dataset``; with one process it is a seeded permutation of the whole set.
 

@@ -18,7 +18,7 @@ import torch
 from twostream.errors import CheckpointError
 from twostream.streams import metrics as M
 from twostream.streams.base import Stream
-from twostream.streams.checkpoint import load_model, read_checkpoint, write_text
+from twostream.streams.checkpoint import check_same_classes, load_model, read_checkpoint, write_text
 
 
 class TrainedRun(NamedTuple):
@@ -64,8 +64,9 @@ def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: 
                  num_workers: int | None = None) -> Evaluation:
     """Metrics of the run's best model on its dataset's ``split`` ("test" or "val"), video-averaged over clips.
 
-    ``root`` defaults to the dataset recorded in the run's ``config.json``; the split files and seed also come
-    from there, so the run is tested on exactly the videos it held out.
+    ``root`` defaults to the dataset recorded in the run's ``config.json``; the exact video lists (or, for older
+    runs, the split files and seed) also come from there, so the run is tested on exactly the videos it held
+    out; videos added since are left out and named in ``metrics["unlisted"]``.
     """
     from dataclasses import replace
 
@@ -83,13 +84,16 @@ def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: 
     root = root if root is not None else data_meta.get("root")
     if root is None:
         raise ValueError(f"{run_dir}/config.json records no dataset root; pass ROOT: twostream evaluate RUN ROOT")
+    if data_meta.get("source", "folder") == "folder" and Path(root).is_dir():  # named classes before any work
+        from twostream.datasets.splits import dataset_classes
+
+        check_same_classes(run.classes, dataset_classes(root, data_meta.get("split_dir")), root)
     bundle = build_datasets(root, run.model.input_spec, split=data_meta.get("split", 1),
                             split_dir=data_meta.get("split_dir"), train_split=data_meta.get("train_split"),
                             test_split=data_meta.get("test_split"), val_fraction=data_meta.get("val_fraction", 0.1),
-                            seed=data_meta.get("seed", 0), clips_per_video=clips_per_video)
-    if tuple(bundle.classes) != run.classes:
-        raise CheckpointError(f"{root} has classes {len(bundle.classes)} that differ from the run's "
-                              f"{len(run.classes)}; evaluate on the dataset the run was trained on")
+                            seed=data_meta.get("seed", 0), clips_per_video=clips_per_video,
+                            videos=data_meta.get("videos"))
+    check_same_classes(run.classes, bundle.classes, root)
     dataset = getattr(bundle, split)
     if dataset is None or len(dataset) == 0:
         raise ValueError(f"the {split!r} split of {root} is empty; try --split {'val' if split == 'test' else 'test'}")
@@ -98,7 +102,8 @@ def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: 
                   num_workers=cfg.num_workers if num_workers is None else num_workers)
     out = evaluate(run.model, loader_for(dataset, cfg, env=DistEnv(0, 1, 0), epoch=0, train=False), dev)
     summary = M.summarise(out.probs, out.labels, out.video_index, run.classes)
-    summary.update(split=split, clips_per_video=clips_per_video, arch=run.arch, dropped=list(bundle.dropped))
+    summary.update(split=split, clips_per_video=clips_per_video, arch=run.arch, dropped=list(bundle.dropped),
+                   unlisted=list(bundle.unlisted))
     return Evaluation(summary, M.confusion(out.labels, out.probs.argmax(1), len(run.classes)), run.classes)
 
 
@@ -125,7 +130,12 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
         path = run_dir / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found; run `twostream evaluate {run_dir}` first")
-        m = json.loads(path.read_text())
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); run `twostream evaluate {run_dir}` again") from exc
+        if not isinstance(m, dict):
+            raise ValueError(f"{path} holds no metrics object; run `twostream evaluate {run_dir}` again")
         rows.append({"run": str(run_dir), "model": m.get("model") or m.get("arch", run_dir.name),
                      **{k: m.get(k) for k in COMPARE_FIELDS[2:]}})
     return sorted(rows, key=lambda r: -(r["accuracy"] or 0.0))

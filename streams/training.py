@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from twostream.datasets.sampling import Sampling
 from twostream.streams import distributed as D
 from twostream.streams.checkpoint import check_matches, read_checkpoint, save_checkpoint, write_text
 from twostream.streams.history import plot_curves, selection_key, write_history
@@ -59,6 +60,11 @@ class TrainConfig:
     """Random horizontal flips in the training augmentation of both streams (RGB clips and keypoints). Turn off
     for classes that differ by side (``wave_left`` vs ``wave_right``): a mirrored sample would show the other
     class under this one's label. Read by the dataset builder (``streams.data.build_datasets(flip=...)``)."""
+    sampling: str = "segment"
+    """How clips pick frames: ``segment`` (T frames spread over the whole video) or ``dense`` (T frames every
+    ``frame_interval``); recorded with the training videos' time scale in ``InputSpec.sampling``."""
+    frame_interval: int = 1
+    """Dense sampling: K, frames between two picks."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -70,6 +76,7 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        Sampling(self.sampling, self.frame_interval)  # names a bad --sampling / --frame-interval
         for name in ("weight_decay", "warmup_epochs", "clip_grad", "patience", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -236,7 +243,9 @@ def fit(model: nn.Module, data, cfg: TrainConfig, out_dir: str | Path, *, classe
     state = {"epoch": 0, "history": [], "best_key": None, "best_epoch": 0, "bad_epochs": 0, "step": 0}
     if resume:
         state = _restore(out_dir / "last.pt", model, optimizer, scaler, arch=arch, classes=classes)
-    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "classes": list(classes)}
+    spec = getattr(model, "input_spec", None)  # the run's time scale travels in its InputSpec.sampling
+    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "classes": list(classes),
+            "sampling": (spec.sampling if spec is not None else Sampling()).to_dict()}
     if env.is_main:
         write_text(out_dir / "config.json", json.dumps({**meta, "config": asdict(cfg),
                                                          "data": dict(getattr(data, "meta", None) or {})}, indent=2))

@@ -95,3 +95,17 @@ def test_train_variant_is_seeded_and_identical_across_frames():
     torch.testing.assert_close(again, x)
     assert {flipped for _, flipped in outs} == {True, False}
     assert not all(torch.equal(outs[0][0], o[0]) for o in outs[1:])
+
+
+def test_dense_indices_every_k_centred_random_and_short_videos():
+    from twostream.datasets.sampling import dense_clip_indices, dense_indices
+
+    np.testing.assert_array_equal(dense_indices(20, 4, 3), [5, 8, 11, 14])  # span 10, centred: 5 frames either side
+    np.testing.assert_array_equal(dense_indices(5, 4, 3), [0, 3, 4, 4])  # shorter than the span: last frame repeats
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = dense_indices(20, 4, 3, rng)
+        assert np.all(np.diff(idx) == 3) and 0 <= idx[0] <= 10
+    clips = dense_clip_indices(20, 4, 3, 3)
+    np.testing.assert_array_equal(clips[:, 0], [1, 5, 9])  # starts spread over the 11 possible ones
+    np.testing.assert_array_equal(dense_clip_indices(20, 4, 3, 1)[0], dense_indices(20, 4, 3))

@@ -18,8 +18,8 @@ from twostream.cli.main import main
 from twostream.datasets.video import read_frames
 from twostream.errors import VideoReadError
 from twostream.fusion import live
-from twostream.fusion.capture import FrameSource
-from twostream.fusion.sinks import AnnotatedWriter
+from twostream.fusion.live.capture import FrameSource
+from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.streams.base import InputSpec
 
 MEAN, STD = (0.4, 0.4, 0.4), (0.2, 0.2, 0.2)
@@ -214,7 +214,7 @@ def test_a_slow_consumer_drops_frames_instead_of_queueing(tmp_path, make_video):
 
 
 def test_overlay_draws_the_skeleton_where_the_person_is_and_the_panel_beside_it():
-    from twostream.fusion.overlay import draw_overlay
+    from twostream.fusion.live.overlay import draw_overlay
     from twostream.pose.skeleton import MEDIAPIPE_33
 
     frame = np.zeros((120, 160, 3), np.uint8)
@@ -235,7 +235,7 @@ def test_overlay_draws_the_skeleton_where_the_person_is_and_the_panel_beside_it(
 @pytest.mark.parametrize("size, canvas", [((120, 160), (480, 360, 288)), ((256, 340), (478, 360, 288)),
                                           ((240, 426), (640, 360, 288)), ((1080, 1920), (1920, 1080, 864))])
 def test_small_videos_are_upscaled_and_the_panel_follows_the_height(size, canvas):
-    from twostream.fusion.overlay import canvas_for, draw_overlay
+    from twostream.fusion.live.overlay import canvas_for, draw_overlay
 
     assert canvas_for(*size) == canvas
     out = draw_overlay(np.zeros((*size, 3), np.uint8), fused=[("a_rather_long_class_name_indeed", 0.5)])
@@ -243,7 +243,7 @@ def test_small_videos_are_upscaled_and_the_panel_follows_the_height(size, canvas
 
 
 def test_panel_text_scales_with_the_canvas():
-    from twostream.fusion.overlay import draw_overlay
+    from twostream.fusion.live.overlay import draw_overlay
 
     def ink_rows(height):
         panel = draw_overlay(np.zeros((height, height, 3), np.uint8), status=["30 fps"])[:, height:]

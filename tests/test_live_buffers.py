@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, FrameRing, LatestSlot
+from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, FrameRing, LatestSlot
 
 
 def test_ring_is_bounded_and_reads_oldest_to_newest():
@@ -38,7 +38,7 @@ def test_window_is_a_copy():
 
 
 def test_dual_buffer_snapshot_ends_at_the_same_frame_with_different_lengths():
-    buf = DualFrameBuffer(BufferSpec(3, (3, 2, 2)), BufferSpec(5, (4, 4), step=2))
+    buf = DualFrameBuffer(BufferSpec.every(3, (3, 2, 2)), BufferSpec.every(5, (4, 4), step=2))
     assert buf.keypoints.capacity == 9  # (5 - 1) * 2 + 1 frames, never more
     nbytes = buf.nbytes
     for i in range(100):
@@ -53,7 +53,7 @@ def test_dual_buffer_snapshot_ends_at_the_same_frame_with_different_lengths():
 
 
 def test_dual_buffer_stores_only_the_streams_in_use():
-    buf = DualFrameBuffer(None, BufferSpec(2, (33, 4)))
+    buf = DualFrameBuffer(None, BufferSpec.every(2, (33, 4)))
     assert buf.video is None
     buf.push(0, 0.0, keypoints=np.zeros((33, 4)))
     buf.push(1, 0.1, keypoints=np.ones((33, 4)))
@@ -64,7 +64,7 @@ def test_dual_buffer_stores_only_the_streams_in_use():
 
 
 def test_snapshot_before_full_is_refused():
-    buf = DualFrameBuffer(BufferSpec(4, (1,)), None)
+    buf = DualFrameBuffer(BufferSpec.every(4, (1,)), None)
     buf.push(0, 0.0, video=np.zeros(1))
     with pytest.raises(ValueError, match="not full"):
         buf.snapshot()

@@ -12,7 +12,7 @@ import pytest
 
 from twostream.cli.main import main
 from twostream.fusion import live
-from twostream.fusion.overlay import canvas_for
+from twostream.fusion.live.overlay import canvas_for
 from twostream.streams.base import InputSpec
 
 CLIP = Path("/work/shared/data/clips/ta_chi.mp4")

@@ -21,3 +21,7 @@ class CheckpointError(TwostreamError):
 
 class WeightsError(TwostreamError):
     """Pretrained weights that cannot be found or loaded (for example offline with an empty cache)."""
+
+
+class OutputError(TwostreamError):
+    """An output path that would overwrite an input or an earlier result, or that cannot be written."""

@@ -17,12 +17,11 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import torch
 
-from twostream.errors import CheckpointError, TwostreamError
-from twostream.fusion.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
-from twostream.fusion.capture import CaptureThread, Frame, FrameSource
-# The records stay importable from here: the CLI, the bench and the tests take them from ``fusion.live``.
-from twostream.fusion.live_records import LiveConfig, LivePrediction, LiveStats, Predictor
-from twostream.fusion.overlay import draw_overlay, top_k
+from twostream.errors import CheckpointError
+from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
+from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
+from twostream.fusion.live.overlay import draw_overlay, top_k
+from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
 from twostream.pose.skeleton import MEDIAPIPE_33
 
 _QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
@@ -33,25 +32,34 @@ class _Written(NamedTuple):
     image: np.ndarray
 
 
-def _buffer_specs(specs: dict[str, Any], step: int) -> tuple[BufferSpec | None, BufferSpec | None]:
-    """Ring shapes for the run: preprocessed (3, S, S) pixels, raw MediaPipe-33 (33, 4) landmarks (the predictor
-    reduces them to the pose model's layout, as it does offline)."""
+def _buffer_specs(specs: dict[str, Any], fps: float | None,
+                  step: int | None) -> tuple[BufferSpec | None, BufferSpec | None]:
+    """Each stream's window from its run's time scale (``InputSpec.sampling.live_window`` at the source's
+    ``fps``; ``step`` overrides it): preprocessed (3, S, S) pixels, raw MediaPipe-33 (33, 4) landmarks (the
+    predictor reduces them to the pose model's layout, as it does offline)."""
     video, keypoints = specs.get("video"), specs.get("keypoints")
     if video is None and keypoints is None:
         raise CheckpointError(f"the run has no 'video' or 'keypoints' stream (specs: {sorted(specs)})")
-    return (BufferSpec(video.clip_len, (3, video.size, video.size), step) if video else None,
-            BufferSpec(keypoints.clip_len, (MEDIAPIPE_33.num_joints, 4), step) if keypoints else None)
+
+    def spec(stream, item_shape: tuple[int, ...]) -> BufferSpec | None:
+        if stream is None:
+            return None
+        window = stream.sampling.live_window(stream.clip_len, fps, step)
+        return BufferSpec(item_shape, tuple(int(o) for o in window.offsets), window.length)
+
+    return (spec(video, (3, video.size, video.size) if video else ()),
+            spec(keypoints, (MEDIAPIPE_33.num_joints, 4)))
 
 
 class LiveEngine:
     """Runs a predictor over a ``FrameSource``; ``on_prediction`` is called (from the worker) for each result."""
 
-    def __init__(self, predictor: Predictor, config: LiveConfig = LiveConfig(), *,
+    def __init__(self, predictor: Predictor, config: LiveConfig = LiveConfig(), *, fps: float | None = None,
                  on_prediction: Callable[[LivePrediction], None] | None = None):
         self.predictor, self.config, self.on_prediction = predictor, config, on_prediction
         self.classes = list(predictor.classes)
         self.video_spec, self.keypoint_spec = predictor.specs.get("video"), predictor.specs.get("keypoints")
-        self.buffer = DualFrameBuffer(*_buffer_specs(predictor.specs, config.frame_step))
+        self._configure(fps)
         if self.keypoint_spec is not None:  # fail now, not in the worker, if MediaPipe-33 cannot feed the model
             from twostream.streams.keypoint_data import to_layout
 
@@ -68,6 +76,21 @@ class LiveEngine:
         self._pose = None
         self._last_written: _Written | None = None
 
+    def _configure(self, fps: float | None) -> None:
+        """Size the buffers for a source at ``fps`` frames/s (``None``: the run's training fps)."""
+        self.fps = fps
+        self.buffer = DualFrameBuffer(*_buffer_specs(self.predictor.specs, fps, self.config.frame_step))
+
+    def window_seconds(self) -> dict[str, float]:
+        """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
+        out = {}
+        for key, stream, buf in (("rgb", self.video_spec, self.buffer.video_spec),
+                                 ("pose", self.keypoint_spec, self.buffer.keypoint_spec)):
+            fps = self.fps or (stream.sampling.fps if stream is not None else None)
+            if buf is not None and fps:
+                out[key] = (buf.offsets[-1] - buf.offsets[0]) / fps
+        return out
+
     def ingest(self, frame: Frame) -> np.ndarray | None:
         """Pose + preprocessing of one frame into the buffers; returns its MediaPipe (33, 4) landmarks or None."""
         import cv2
@@ -80,7 +103,8 @@ class LiveEngine:
             s = self.video_spec
             pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
         if self.keypoint_spec is not None:
-            landmarks = self._pose.process(rgb)[0]  # (33, 4)
+            # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
+            landmarks = self._pose.process(rgb, round(frame.index * 1000 / 30)).keypoints[0]  # main actor (V, 4)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
 
@@ -104,9 +128,9 @@ class LiveEngine:
             raise CheckpointError(f"the model scores {fused.shape[-1]} classes but the run lists "
                                   f"{len(self.classes)}: the run directory's checkpoints do not match")
         self._history.append(fused)
-        spans = [s.span for s in (self.buffer.video_spec, self.buffer.keypoint_spec) if s]
+        first = min(int(frames[0]) for frames in snap.frames.values())
         return LivePrediction(
-            snap.frame_index, snap.frame_index - max(spans) + 1, snap.timestamp, np.mean(self._history, axis=0),
+            snap.frame_index, first, snap.timestamp, np.mean(self._history, axis=0),
             fused, {k: np.asarray(v, np.float64) for k, v in pred.per_stream.items()},
             pred.pose_detected_fraction, (time.perf_counter() - snap.timestamp) * 1e3)
 
@@ -120,7 +144,8 @@ class LiveEngine:
     def annotate(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
         """The annotated canvas (``overlay.draw_overlay``) for one BGR frame and its landmarks (None: no pose)."""
         result = self.results.peek()
-        status = [f"{self.stats.fps:.1f} fps   {self.stats.prediction_hz:.1f} pred/s"]
+        status = [f"{self.stats.fps:.1f} fps   {self.stats.prediction_hz:.1f} pred/s",
+                  "span " + "  ".join(f"{k} {v:.2f} s" for k, v in self.window_seconds().items())]
         if result is None:
             status.append("filling buffers ...")
             fused, streams = [], {}
@@ -143,6 +168,8 @@ class LiveEngine:
         """
         if self.config.deterministic and not source.is_file:
             raise ValueError("--deterministic needs a video file source (--source clip.mp4), not a camera or URL")
+        if source.fps != self.fps:
+            self._configure(source.fps)  # the run's time scale in this source's frames
         with self._pose_estimator():
             if self.config.deterministic:
                 self._run_inline(source, writer, window)
@@ -157,13 +184,9 @@ class LiveEngine:
 
         if self.keypoint_spec is None:
             return nullcontext()
-        from twostream.pose.landmarks import PoseEstimator
+        from twostream.pose.tracking import PoseStream
 
-        try:
-            self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
-        except OSError as exc:  # MediaPipe downloads the lite / heavy models on first use; the wheel has only full
-            raise TwostreamError(f"MediaPipe pose model_complexity={self.config.pose_complexity} is not available "
-                                 f"offline ({exc}); use --pose-complexity 1") from None
+        self._pose = PoseStream(self.config.pose)  # fresh: tracking per run; a missing model is one line
         return self._pose
 
     def _run_inline(self, source: FrameSource, writer, window) -> None:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from twostream.errors import VideoReadError
-from twostream.fusion.buffers import LatestSlot
+from twostream.fusion.live.buffers import LatestSlot
 
 _URL_SCHEMES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 

@@ -1,4 +1,4 @@
-"""What the live engine (``fusion.live``) takes and gives: the predictor interface it drives, its configuration,
+"""What the live engine (``fusion.live.engine``) takes and gives: the predictor interface it drives, its configuration,
 each window's result and the run's counters and recent timings. No torch, no threads: plain records that the CLI,
 the sinks and the bench read.
 """
@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+
+from twostream.pose.backends import PoseConfig
 
 
 class Predictor(Protocol):
@@ -31,18 +33,19 @@ class LiveConfig:
     """At most this many inferences per second (``None``: no cap)."""
     smooth: int = 4
     """Average the fused probabilities of the last ``smooth`` predictions (1 = no smoothing)."""
-    frame_step: int = 1
-    """Feed the models every ``frame_step``-th frame of the recent past (to span more time per window)."""
+    frame_step: int | None = None
+    """Override the run's time scale: feed each model every ``frame_step``-th frame of the recent past. ``None``:
+    each stream's window comes from its run's sampling (``Sampling.live_window``)."""
     deterministic: bool = False
     """Every frame, in order, inference inline: reproducible (file sources only)."""
     max_frames: int | None = None
     """Stop after this many frames (``None``: until the end, ``q`` or Ctrl-C)."""
-    pose_complexity: int = 1
-    """MediaPipe model complexity: 0 lite (fastest), 1 full, 2 heavy."""
+    pose: PoseConfig = PoseConfig()
+    """Pose backend, model and persons tracked (the models see slot 0, the main actor)."""
 
     def __post_init__(self) -> None:
         for name in ("stride", "smooth", "frame_step"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_hz is not None and self.max_hz <= 0:
             raise ValueError(f"--max-hz must be > 0, got {self.max_hz}")

@@ -45,11 +45,14 @@ class FrameRing:
     def window(self, length: int, step: int = 1) -> np.ndarray:
         """The newest ``length`` items taken every ``step`` pushes, oldest first: a copy ``(length, *item_shape)``."""
         span = (length - 1) * step + 1
+        return self.pick(step * np.arange(length), span)
+
+    def pick(self, offsets: np.ndarray, span: int) -> np.ndarray:
+        """Items at ``offsets`` (0 = the oldest) of the newest ``span`` pushes: a copy ``(len(offsets), *item_shape)``."""
         if span > self._count:
-            raise ValueError(f"ring holds {self._count} items, a window of {length} every {step} needs {span}")
-        newest = (self._head - 1) % self.capacity
-        order = (newest - step * np.arange(length - 1, -1, -1)) % self.capacity  # (length,) oldest → newest
-        return self._data[order]
+            raise ValueError(f"ring holds {self._count} items, a window of {span} frames needs all of them")
+        oldest = (self._head - span) % self.capacity
+        return self._data[(oldest + np.asarray(offsets)) % self.capacity]
 
     def clear(self) -> None:
         self._head = self._count = 0
@@ -62,24 +65,38 @@ class Snapshot(NamedTuple):
     timestamp: float
     video: np.ndarray | None  # (T, 3, S, S) float32, normalised
     keypoints: np.ndarray | None  # (T, V, 4) float32
+    frames: dict[str, np.ndarray] = {}  # "video" / "keypoints" → (T,) source frame index of each item handed on
 
 
 @dataclass(frozen=True)
 class BufferSpec:
-    """One stream's window: ``length`` frames taken every ``step`` frames, each of ``item_shape``."""
+    """One stream's window: the last ``span`` frames, of which the model gets those at ``offsets`` (0 = the
+    oldest), each item of ``item_shape``. ``BufferSpec.every(length, shape, step)``: ``length`` frames every
+    ``step`` ending at the newest; ``datasets.sampling.Sampling.live_window`` gives the run's own."""
 
-    length: int
     item_shape: tuple[int, ...]
-    step: int = 1
+    offsets: tuple[int, ...]
+    span: int
 
     def __post_init__(self) -> None:
-        if self.length < 1 or self.step < 1:
-            raise ValueError(f"window length and step must be >= 1, got length={self.length} step={self.step}")
+        if not self.offsets or min(self.offsets) < 0 or max(self.offsets) >= self.span:
+            raise ValueError(f"window offsets must lie in 0..span-1 = {self.span - 1}, got {self.offsets}")
+
+    @classmethod
+    def every(cls, length: int, item_shape: tuple[int, ...], step: int = 1) -> BufferSpec:
+        if length < 1 or step < 1:
+            raise ValueError(f"window length and step must be >= 1, got length={length} step={step}")
+        return cls(tuple(item_shape), tuple(range(0, (length - 1) * step + 1, step)), (length - 1) * step + 1)
 
     @property
-    def span(self) -> int:
-        """Frames a full window covers, first to last inclusive."""
-        return (self.length - 1) * self.step + 1
+    def length(self) -> int:
+        """Frames handed to the model."""
+        return len(self.offsets)
+
+    @property
+    def step(self) -> int:
+        """Frames between two picks."""
+        return self.offsets[1] - self.offsets[0] if len(self.offsets) > 1 else 1
 
 
 class DualFrameBuffer:
@@ -94,6 +111,7 @@ class DualFrameBuffer:
         self.video_spec, self.keypoint_spec = video, keypoints
         self.video = FrameRing(video.span, video.item_shape) if video else None
         self.keypoints = FrameRing(keypoints.span, keypoints.item_shape) if keypoints else None
+        self._indices = FrameRing(max(s.span for s in (video, keypoints) if s), (), np.int64)  # source frame numbers
         self._frame_index = -1
         self._timestamp = 0.0
 
@@ -114,20 +132,24 @@ class DualFrameBuffer:
                 if item is None:
                     raise ValueError(f"this buffer stores {name}: pass {name}= for every frame")
                 ring.push(item)
+        self._indices.push(frame_index)
         self._frame_index, self._timestamp = frame_index, timestamp
 
     def snapshot(self) -> Snapshot:
         """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
         if not self.ready:
             raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
-        video = self.video.window(self.video_spec.length, self.video_spec.step) if self.video else None
-        keypoints = (self.keypoints.window(self.keypoint_spec.length, self.keypoint_spec.step)
+        video = self.video.pick(self.video_spec.offsets, self.video_spec.span) if self.video else None
+        keypoints = (self.keypoints.pick(self.keypoint_spec.offsets, self.keypoint_spec.span)
                      if self.keypoints else None)
-        return Snapshot(self._frame_index, self._timestamp, video, keypoints)
+        frames = {key: self._indices.pick(spec.offsets, spec.span)
+                  for key, spec in (("video", self.video_spec), ("keypoints", self.keypoint_spec)) if spec}
+        return Snapshot(self._frame_index, self._timestamp, video, keypoints, frames)
 
     def clear(self) -> None:
         for ring, _ in self._rings():
             ring.clear()
+        self._indices.clear()
 
     def _rings(self):
         return [(r, s) for r, s in ((self.video, self.video_spec), (self.keypoints, self.keypoint_spec)) if r]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from twostream.errors import TwostreamError
-from twostream.fusion.overlay import top_k
+from twostream.fusion.live.overlay import top_k
 
 
 class AnnotatedWriter:
@@ -83,7 +83,7 @@ class PredictionLog:
 
 
 def prediction_record(result, classes: Sequence[str], k: int = 5) -> dict[str, Any]:
-    """One log line for a ``fusion.live.LivePrediction``: the window's last and first frame, its capture time
+    """One log line for a ``fusion.live.records.LivePrediction``: the window's last and first frame, its capture time
     (perf_counter s), latency, the fused top-k, the fused vector (smoothed and raw) and each stream's full
     probability vector (class order as in ``classes``)."""
     return {

@@ -1,0 +1,62 @@
+"""Untrimmed cartoon videos: the script, ActivityNet-style ground truth with subsets by actor, trim → clip dataset."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from twostream.cli.main import main
+from twostream.datasets.folder import scan_class_folders
+from twostream.datasets.untrimmed import generate_untrimmed, script, subset_of
+from twostream.datasets.video import probe
+
+CLASSES = ("jump", "wave_right", "squat")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_script_fills_the_video_with_actions_between_idle_stretches(seed):
+    parts = script(np.random.default_rng(seed), 60.0, CLASSES)
+    assert parts[0].start == 0.0 and parts[-1].end == pytest.approx(60.0)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(parts, parts[1:]))  # contiguous
+    actions = [p for p in parts if p.kind in CLASSES]
+    assert len(actions) >= 4 and all(3.0 <= p.end - p.start <= 7.0 for p in actions[:-1])
+    kinds = [p.kind for p in parts]
+    assert all(not (a in CLASSES and b in CLASSES) for a, b in zip(kinds, kinds[1:]))  # never back to back
+
+
+def test_subsets_go_by_actor():
+    assert [subset_of(a, 10) for a in range(10)] == ["training"] * 6 + ["validation"] * 2 + ["testing"] * 2
+    assert {subset_of(a, 3) for a in range(3)} == {"training", "validation", "testing"}
+
+
+def test_generate_and_trim_into_a_clip_dataset(tmp_path):
+    out = tmp_path / "u"
+    assert main(["synth", str(out), "--untrimmed", "3", "--duration", "12-14", "--size", "64x48",
+                 "--classes", ",".join(CLASSES)]) == 0
+    database = json.loads((out / "annotations.json").read_text())["database"]
+    assert sorted(e["subset"] for e in database.values()) == ["testing", "training", "validation"]
+    for vid, entry in database.items():
+        info = probe(out / "videos" / f"{vid}.avi")
+        assert (info.width, info.height) == (64, 48)
+        assert info.num_frames == round(entry["duration"] * 25)
+        assert entry["annotations"] and all(a["label"] in CLASSES for a in entry["annotations"])
+        assert all(0 <= a["segment"][0] < a["segment"][1] <= entry["duration"] for a in entry["annotations"])
+    again = generate_untrimmed(tmp_path / "again", videos=1, duration=(12, 14), size=(64, 48), classes=CLASSES)
+    assert json.loads(again.annotations.read_text())["database"]["u000_g00"] == database["u000_g00"]
+
+    clips = tmp_path / "clips"
+    assert main(["trim", str(out / "annotations.json"), str(out / "videos"), str(clips),
+                 "--subset", "training,validation"]) == 0
+    classes, items = scan_class_folders(clips)
+    kept = [v for v, e in database.items() if e["subset"] != "testing"]
+    assert len(items) == sum(len(database[v]["annotations"]) for v in kept)
+    assert set(classes) <= set(CLASSES) and all(item.rel.split("/")[1][:8] in kept for item in items)
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(ValueError, match="at least 10 s"):
+        generate_untrimmed(tmp_path, videos=1, duration=(5, 6))
+    with pytest.raises(ValueError, match="unknown action"):
+        generate_untrimmed(tmp_path, videos=1, classes=["fly"])
