@@ -64,7 +64,8 @@ def plot_curves(runs: Mapping[str, Sequence[Row]], path: str | os.PathLike, *, t
         prefix = f"{label}: " if len(runs) > 1 else ""
         for ax, metric in ((loss_ax, "loss"), (acc_ax, "acc")):
             for split, style in (("train", "-"), ("val", "--")):
-                points = [(e, row[f"{split}_{metric}"]) for e, row in zip(epochs, history) if f"{split}_{metric}" in row]
+                key = f"{split}_{metric}"
+                points = [(e, row[key]) for e, row in zip(epochs, history) if key in row]
                 if points:
                     ax.plot(*zip(*points), style, marker="o", markersize=3, color=colour,
                             label=f"{prefix}{'validation' if split == 'val' else 'training'}")
