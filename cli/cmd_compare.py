@@ -35,18 +35,19 @@ def run(args: argparse.Namespace) -> int:
 
         with console.status("measuring each run's cost on the CPU"):
             rows = [{**r, **run_cost(r["run"], repeats=args.repeats)._asdict()} for r in rows]
-    caption = (f"cost: one clip, forward only, batch 1, {torch.get_num_threads()} CPU threads; pose streams "
-               "exclude keypoint extraction" if args.cost else None)
+    caption = (f"cost per clip: forward only, batch 1, {torch.get_num_threads()} CPU threads; pose streams "
+               "exclude keypoint extraction; full run paths in comparison.csv" if args.cost else None)
     table = Table(title="model comparison (clip-level unless noted)", caption=caption)
-    columns = ["model", "accuracy", "video acc.", "macro F1", "top-5"]
-    columns += ["params (M)", "GFLOPs/clip", "CPU ms/clip"] if args.cost else []
-    for name in [*columns, "run"]:
-        table.add_column(name, justify="left" if name in ("model", "run") else "right")
-    fmt = lambda v, spec=".4f": "—" if v is None else f"{v:{spec}}"  # noqa: E731
+    columns = ["model", "run", "acc.", "video acc.", "macro F1", "top-5"]
+    columns += ["params (M)", "GFLOPs", "CPU ms"] if args.cost else []
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("model", "run") else "right", overflow="fold",
+                         min_width=16 if name == "model" else None)
+    fmt = lambda v, spec=".3f": "—" if v is None else f"{v:{spec}}"  # noqa: E731
     for r in rows:
         cost = [fmt(r["params_m"], ".2f"), fmt(r["gflops"], ".3g"), fmt(r["cpu_ms"], ".1f")] if args.cost else []
-        table.add_row(escape(r["model"]), fmt(r["accuracy"]), fmt(r["video_accuracy"]), fmt(r["macro_f1"]),
-                      fmt(r["top5"]), *cost, escape(r["run"]))
+        table.add_row(escape(r["model"]), escape(Path(r["run"]).name), fmt(r["accuracy"]), fmt(r["video_accuracy"]),
+                      fmt(r["macro_f1"]), fmt(r["top5"]), *cost)
     console.print(table)
     md, csv_path = write_comparison(rows, args.out)
     curves, skipped = write_curves(rows, args.out)
