@@ -40,7 +40,7 @@ def load_pretrained(weights: Any) -> dict[str, torch.Tensor]:
         raise WeightsError(f"pretrained weights {weights} are not cached: expected {path} in {cache_dir()} "
                            f"(TWOSTREAM_OFFLINE is set); {_AVOID}")
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # torch hub's own "Downloading: ..." line: ours says it all
+        with contextlib.redirect_stdout(io.StringIO()):  # torch hub prints "Downloading: ..."; our error says it all
             return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(cache_dir()), progress=False,
                                                       map_location="cpu", weights_only=True)
     except Exception as exc:  # URLError, socket timeouts, SSL: all mean "could not download"

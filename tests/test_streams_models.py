@@ -140,13 +140,13 @@ def test_failed_download_raises_weights_error(tmp_path, monkeypatch, capfd):
     monkeypatch.delenv("TWOSTREAM_OFFLINE", raising=False)
 
     def offline(url, *args, **kwargs):
-        sys.stderr.write(f'Downloading: "{url}"\n')  # as torch hub does before trying
+        sys.stdout.write(f'Downloading: "{url}"\n')  # as torch hub does before trying
         raise OSError("Temporary failure in name resolution")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(WeightsError, match="cannot download .*--no-pretrained"):
         build("mc3_18", num_classes=3, clip_len=2, size=32, pretrained=True)
-    assert "Downloading" not in capfd.readouterr().err  # the error is the one line the user sees
+    assert "Downloading" not in capfd.readouterr().out  # the error is the one line the user sees
 
 
 def test_cached_hub_file_is_loaded_into_the_backbone(tmp_path, monkeypatch):
