@@ -7,6 +7,8 @@ import inspect
 import os
 from pathlib import Path
 
+from twostream.pose.cache_check import ON_BAD_CACHE
+
 HELP = "Train one stream model (RGB or keypoint) on a dataset; writes a run directory."
 
 
@@ -46,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=("mediapipe33", "coco17"), default=None,
                         help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
                              "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
+    parser.add_argument("--on-bad-cache", choices=ON_BAD_CACHE, default="fail",
+                        help="keypoint models: every cache is checked before the first epoch; a missing, corrupt or "
+                             "stale one stops the run listing them all (fail), is left out and reported (skip), or "
+                             "is extracted now (extract)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the run already in --out (its checkpoints, metrics and plots are removed)")
@@ -132,9 +138,9 @@ def run(args: argparse.Namespace) -> int:
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
     data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
-                          seed=args.seed, flip=cfg.flip)
+                          seed=args.seed, flip=cfg.flip, on_bad_cache=args.on_bad_cache)
     if data.dropped:
-        warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
+        warn(f"{len(data.dropped)} video(s) left out (unreadable, or a bad keypoint cache): {', '.join(data.dropped[:10])}"
              + (" …" if len(data.dropped) > 10 else ""))
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)

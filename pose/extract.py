@@ -23,7 +23,7 @@ from twostream.datasets.video import iter_frames, probe
 from twostream.errors import VideoReadError
 from twostream.resources import die_with_parent
 from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, remove_stale_temps, save_cache,
-                                  temp_path_for, video_stamp)
+                                  temp_path_for, video_digest, video_stamp)
 
 Status = Literal["extracted", "skipped", "failed"]
 REPORT_NAME = "extract-report.json"
@@ -121,6 +121,7 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, model_complexity:
     from twostream.pose.landmarks import EXTRACTOR, PoseEstimator, mediapipe_version
 
     size, mtime_ns = video_stamp(video)  # before decoding: a video changed meanwhile then reads as stale
+    digest = video_digest(video)
     info = probe(video)
     landmarks, world, indices, detected = [], [], [], []
     num_frames = 0
@@ -140,7 +141,7 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, model_complexity:
         frame_indices=np.asarray(indices, np.int64), detected=np.asarray(detected, bool),
         fps=float(info.fps), num_frames=num_frames, width=info.width, height=info.height, every=every,
         model_complexity=model_complexity, mediapipe_version=mediapipe_version(), video_size=size,
-        video_mtime_ns=mtime_ns, extractor=EXTRACTOR,
+        video_mtime_ns=mtime_ns, extractor=EXTRACTOR, video_digest=digest,
     )
 
 
