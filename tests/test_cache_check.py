@@ -19,10 +19,10 @@ FRAMES = 8
 def _write_cache(video: Path, seed: int) -> None:
     landmarks = np.random.default_rng(seed).uniform(0.3, 0.7, (FRAMES, 33, 4)).astype(np.float32)
     size, mtime = video_stamp(video)
-    save_cache(PoseCache(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
-                         detected=np.ones(FRAMES, bool), fps=25.0, num_frames=FRAMES, width=64, height=48, every=1,
-                         model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime,
-                         video_digest=video_digest(video)),
+    save_cache(PoseCache.from_single(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
+                                     detected=np.ones(FRAMES, bool), fps=25.0, num_frames=FRAMES, width=64,
+                                     height=48, every=1, mediapipe_version="test", video_size=size,
+                                     video_mtime_ns=mtime, video_digest=video_digest(video)),
                cache_path_for(video))
 
 
