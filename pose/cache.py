@@ -9,6 +9,7 @@ person from the legacy ``mp.solutions`` API) still loads, as M = 1, with an ``Ol
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -137,7 +138,8 @@ def save_cache(cache: PoseCache, path: str | os.PathLike) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
 

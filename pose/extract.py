@@ -7,6 +7,7 @@ and the run goes on). Returns an ``ExtractReport`` and writes it as JSON at the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -236,7 +237,8 @@ def _write_json(data: dict, path: Path) -> None:
             json.dump(data, f, indent=2)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
