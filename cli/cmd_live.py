@@ -94,10 +94,9 @@ def run(args: argparse.Namespace) -> int:
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
         f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
     if stats.predictions == 0:
-        window = max(spec.clip_len for spec in predictor.specs.values()) * args.frame_step
-        warn(f"no prediction: the source gave {stats.frames} frame(s) and the run needs {window} (its clip length"
-             f"{' × --frame-step' if args.frame_step > 1 else ''}) before the first one; use a longer video or "
-             "--loop")
+        span = max(s.span for s in (engine.buffer.video_spec, engine.buffer.keypoint_spec) if s is not None)
+        warn(f"no prediction: the source gave {stats.frames} frame(s) and the run's window needs {span} before the "
+             "first one; use a longer video or --loop")
     if stats.person_frames is not None and stats.frames:
         console.print(f"person found in {stats.person_frames}/{stats.frames} frames "
                       f"({stats.person_frames / stats.frames:.0%})", highlight=False)

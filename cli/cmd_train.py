@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     single_device(cfg.device)
     cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
     prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, resumable=True)
     structure = _structure(args)
     spec = replace(build(args.model, num_classes=2, **structure).input_spec,
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
