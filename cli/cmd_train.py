@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _structure(args: argparse.Namespace) -> dict:
     """The builder kwargs that shape the model (recorded in the checkpoint), all but ``num_classes``."""
     from twostream.streams import registry
-    from twostream.streams.keypoint_data import source_layout
+    from twostream.streams.keypoint_data import source_layout, source_persons
 
     params = inspect.signature(registry.builder(args.model)).parameters
     structure: dict = {}
@@ -72,6 +72,8 @@ def _structure(args: argparse.Namespace) -> dict:
         structure["freeze"] = args.freeze
     if "layout" in params:
         structure["layout"] = args.layout or source_layout(args.root)
+    if "persons" in params and args.root.is_file():  # a pickle says how many persons it holds (at most 2)
+        structure["persons"] = source_persons(args.root)
     elif args.layout is not None:
         raise ValueError(f"model {args.model!r} reads pixels, not keypoints; drop --layout")
     return structure

@@ -102,7 +102,7 @@ def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[V
     return tuple(items)
 
 
-def _group_number(group: str) -> str | None:
+def group_number(group: str) -> str | None:
     """``"Class/v_Class_g08"`` → ``"08"``; None for a group with no UCF101 group number."""
     match = _GROUP_NUMBER.search(group)
     return match.group(1) if match else None
@@ -119,7 +119,7 @@ def group_split(items: tuple[VideoItem, ...], fraction: float,
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
-    numbers = {item.group: _group_number(item.group) for item in items}
+    numbers = {item.group: group_number(item.group) for item in items}
     if items and None not in numbers.values():
         keys = sorted(set(numbers.values()))
         held_keys = set(_pick(keys, fraction, rng))

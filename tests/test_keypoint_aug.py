@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from twostream.pose.skeleton import get_layout
-from twostream.streams.skeleton_aug import (
+from twostream.datasets.skeleton_aug import (
     Compose, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop, default_augment,
 )
 

@@ -1,8 +1,8 @@
 """Skeleton augmentation on raw keypoints (numpy, before the model's own normalisation).
 
 Every transform acts on the sample key ``"keypoints"`` only (``keys = ("keypoints",)``), takes a raw
-``(T, V, 4)`` float array (x, y normalised to the frame, z, visibility) and a seeded ``np.random.Generator``,
-and returns a new ``(T, V, 4)`` array of the same shape — so they compose in any order and may run before or
+``(T, M, V, 4)`` (or one person's ``(T, V, 4)``) float array (x, y normalised to the frame, z, visibility) and a
+seeded ``np.random.Generator``, and returns a new array of the same shape — so they compose in any order and may run before or
 after the clip window is sampled. A "no person" joint (all four values 0) stays all zero: geometry is never
 applied to it, so the model's detected mask survives augmentation. The global RNG is never touched.
 """
@@ -24,7 +24,7 @@ class SkeletonTransform(Protocol):
 
 
 def _present(keypoints: np.ndarray) -> np.ndarray:
-    """(T, V) bool: joints that hold a detection (any of x, y, z, visibility non-zero)."""
+    """(T, [M,] V) bool: joints that hold a detection (any of x, y, z, visibility non-zero)."""
     return np.any(keypoints != 0, axis=-1)
 
 
@@ -44,8 +44,8 @@ class HorizontalFlip:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if len(self.flip) != keypoints.shape[1]:
-            raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[1]}")
+        if len(self.flip) != keypoints.shape[-2]:
+            raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[-2]}")
         if rng.random() >= self.p:
             return keypoints.copy()
         return mirror_keypoints(keypoints, self.flip)
@@ -70,9 +70,9 @@ class RandomAffine:
         factor = rng.uniform(*self.scale)
         offset = rng.uniform(-self.shift, self.shift, size=2)
         rotation = factor * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        xy = keypoints[..., :2]  # (T, V, 2)
+        xy = keypoints[..., :2]  # (T, [M,] V, 2)
         centre = xy[present].mean(axis=0)  # (2,)
-        moved = (xy - centre) @ rotation.T + centre + offset  # (T, V, 2)
+        moved = (xy - centre) @ rotation.T + centre + offset  # (T, [M,] V, 2)
         out[..., :2] = np.where(present[..., None], moved, 0.0)
         return out
 
@@ -111,7 +111,7 @@ class JointDropout:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        drop = rng.random(keypoints.shape[:2]) < self.p  # (T, V)
+        drop = rng.random(keypoints.shape[:-1]) < self.p  # (T, [M,] V)
         out = keypoints.copy()
         out[drop] = 0.0
         return out
