@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of the training groups held out for validation (never from test)")
     parser.add_argument("--train-split", default=None, help="skeleton pickle: split list to train on")
     parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
+    parser.add_argument("--folds", type=int, default=None, metavar="K",
+                        help="K-fold cross-validation on the training data (whole subjects / groups per fold when "
+                             "the data names them): K runs in OUT/fold1..K, then the mean ± std of the held-out "
+                             "folds' accuracy")
 
 
 def _structure(args: argparse.Namespace) -> dict:
@@ -97,19 +101,12 @@ def _loading_kwargs(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    import torch
-
-    from rich.markup import escape
-
     from twostream.cli.console import console, warn
     from twostream.datasets.folder import VIDEO_EXTENSIONS
-    from twostream.datasets.sampling import Sampling
     from twostream.paths import prepare_run_dir
     from twostream.resources import capped_workers
-    from twostream.streams.data import build_datasets
     from twostream.streams.distributed import single_device
-    from twostream.streams.registry import build
-    from twostream.streams.training import TrainConfig, fit
+    from twostream.streams.training import TrainConfig
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
@@ -127,14 +124,57 @@ def run(args: argparse.Namespace) -> int:
         return 0
     single_device(cfg.device)
     cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
+    if args.folds is not None and (args.folds < 2 or args.resume):
+        raise ValueError(f"--folds {args.folds}: K-fold cross-validation needs K >= 2 and a fresh run (no --resume)")
     prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
                     overwrite=args.overwrite)
+    if args.folds is None:
+        _fit_one(args, cfg, out, None)
+        return 0
+    scores = []
+    for k in range(args.folds):
+        console.print(f"[bold]fold {k + 1}/{args.folds}[/]", highlight=False)
+        result = _fit_one(args, cfg, out / f"fold{k + 1}", (k, args.folds))
+        scores.append(result.history[-1].get("val_acc", float("nan")))
+    _report_folds(out, scores)
+    return 0
+
+
+def _report_folds(out: Path, scores: list[float]) -> None:
+    """Print and write ``OUT/folds.json``: each held-out fold's accuracy at the last epoch, their mean ± std."""
+    import json
+
+    import numpy as np
+
+    from twostream.cli.console import console
+    from twostream.streams.checkpoint import write_text
+
+    mean, std = float(np.mean(scores)), float(np.std(scores))
+    write_text(out / "folds.json", json.dumps({"accuracy": scores, "mean": mean, "std": std}, indent=2))
+    console.print(f"{len(scores)}-fold cross-validation: accuracy {mean:.3f} ± {std:.3f} "
+                  f"({', '.join(f'{s:.3f}' for s in scores)}; last epoch of each fold) → {out / 'folds.json'}",
+                  highlight=False, markup=False)
+
+
+def _fit_one(args: argparse.Namespace, cfg, out: Path, fold: tuple[int, int] | None):
+    """Build the data and the model, train one run into ``out`` (fold ``fold`` of K when given)."""
+    from dataclasses import replace
+
+    import torch
+    from rich.markup import escape
+
+    from twostream.cli.console import console, warn
+    from twostream.datasets.sampling import Sampling
+    from twostream.streams.data import build_datasets
+    from twostream.streams.registry import build
+    from twostream.streams.training import fit
+
     structure = _structure(args)
     spec = replace(build(args.model, num_classes=2, **structure).input_spec,
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
     data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
-                          seed=args.seed, flip=cfg.flip)
+                          seed=args.seed, flip=cfg.flip, fold=fold)
     if data.dropped:
         warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
              + (" …" if len(data.dropped) > 10 else ""))
@@ -152,13 +192,17 @@ def run(args: argparse.Namespace) -> int:
 
     result = fit(model, data, cfg, out, classes=data.classes, arch=args.model, arch_kwargs=structure,
                  resume=args.resume, on_epoch=report)
+    if not (data.meta or {}).get("validation_by") and data.val is not None and len(data.val):
+        warn("validation shares sources with training (the data names no subject or UCF101 group): its "
+             "accuracy is optimistic")
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
         stop = " (stopped early)" if result.stopped_early else ""
         kind = "validation accuracy" if data.val is not None and len(data.val) else \
             "training accuracy (no validation clips: the best epoch is chosen on training data)"
         console.print(f"best epoch {result.best_epoch}: {kind} {result.best_accuracy:.3f}{stop}; "
                       f"next: twostream evaluate {out}", highlight=False, markup=False)
-    return 0
+    return result
+
 
 
 def _finished(out: Path, epochs: int) -> bool:

@@ -118,6 +118,53 @@ class JointDropout:
 
 
 @dataclass(frozen=True)
+class ViewChange:
+    """A different camera, in 2D: turning about the vertical axis by ``yaw`` shrinks x by cos(yaw) about the
+    skeleton's centre (the person seen more from the side), plus a small shear (camera roll / tilt)."""
+
+    yaw_degrees: float = 60.0
+    shear: float = 0.15
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        present = _present(keypoints)
+        out = keypoints.copy()
+        if not present.any():
+            return out
+        squeeze = np.cos(np.deg2rad(rng.uniform(0.0, self.yaw_degrees)))
+        shear = rng.uniform(-self.shear, self.shear)
+        xy = keypoints[..., :2]
+        centre = xy[present].mean(axis=0)  # (2,)
+        rel = xy - centre
+        moved = np.stack([rel[..., 0] * squeeze + shear * rel[..., 1], rel[..., 1]], axis=-1) + centre
+        out[..., :2] = np.where(present[..., None], moved, 0.0)
+        return out
+
+
+@dataclass(frozen=True)
+class DetectorNoise:
+    """What a pose detector does to a clean track: Gaussian jitter of ``sigma`` person heights per joint and
+    frame (the person's height: the extent of its joints in y over the clip), and whole frames lost with
+    probability ``missed_frames`` (nobody found). Defaults from ``bench/jitter.py`` on the shared clips."""
+
+    sigma: float = 0.01
+    missed_frames: float = 0.03
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        present = _present(keypoints)
+        out = keypoints.copy()
+        if not present.any():
+            return out
+        y = keypoints[..., 1][present]
+        height = max(float(y.max() - y.min()), 1e-3)
+        noise = rng.normal(0.0, self.sigma * height, keypoints.shape[:-1] + (2,))
+        out[..., :2] = np.where(present[..., None], keypoints[..., :2] + noise, 0.0)
+        out[rng.random(len(keypoints)) < self.missed_frames] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
 class Compose:
     """Apply transforms in order with the same generator."""
 
@@ -137,5 +184,5 @@ def default_augment(flip: Sequence[int], *, mirror: bool = True) -> Compose:
     ``mirror=False`` leaves out ``HorizontalFlip``: for datasets whose classes are left/right specific
     (``wave_left`` vs ``wave_right``), where a mirrored sample would carry the other class's motion.
     """
-    geometry = (RandomAffine(), TemporalCrop(), SpeedChange(), JointDropout())
+    geometry = (ViewChange(), RandomAffine(), TemporalCrop(), SpeedChange(), DetectorNoise(), JointDropout())
     return Compose(((HorizontalFlip(tuple(flip)),) if mirror else ()) + geometry)

@@ -91,26 +91,28 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
                             clips_per_video: int = 1, flip: bool = True,
-                            videos: dict[str, list[str]] | None = None):
+                            videos: dict[str, list[str]] | None = None, fold: tuple[int, int] | None = None):
     """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
 
     ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
     ``load_split`` split, so both streams train and test on the same videos), or an mmaction2 / pyskl skeleton
     pickle whose split lists ``train_split`` / ``test_split`` name (validation is carved from train, whole
     UCF101 groups at a time). Training samples are augmented with ``skeleton_aug.default_augment``, without its
-    horizontal flip when ``flip`` is False (left/right-specific classes).
+    horizontal flip when ``flip`` is False (left/right-specific classes). Validation is carved by source (the
+    pickle's ``subject``, a UCF101 group), as fold ``fold = (k, K)`` when given; ``meta["validation_by"]`` says
+    which (None: validation shares sources with training).
     """
     if spec.key != "keypoints":
         raise ValueError(f"build_keypoint_datasets needs a keypoints InputSpec, got key {spec.key!r}")
     source = Path(source)
     if source.is_file():
-        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video, flip)
+        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video, flip, fold)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the split lists of a skeleton pickle; a video folder "
                          "uses --split K (and --split-dir D)")
     if not source.is_dir():
         raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
-    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos)
+    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos, fold)
 
 
 def _check_caches(items: Sequence, root: Path) -> None:
@@ -121,12 +123,14 @@ def _check_caches(items: Sequence, root: Path) -> None:
 
 
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
-                 clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None):
+                 clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None,
+                 fold: tuple[int, int] | None = None):
     from twostream.datasets.clips import ClipDataset
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import load_split, with_fold
     from twostream.streams.data import DatasetBundle
 
-    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
+    s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
+                             videos=videos), fold, seed)
     _check_caches(s.train + s.val + s.test, root)
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
 
@@ -144,14 +148,14 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     by = "group" if all(group_number(i.group) for i in s.train + s.val) else None
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
-            "flip": flip, "videos": s.record(), "validation_by": by}
+            "flip": flip, "videos": s.record(), "validation_by": by, "fold": fold}
     return DatasetBundle(tuple(s.classes), train, wrap(make(s.val, False), None), wrap(make(s.test, False), None),
                          (), meta, s.unlisted)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
-                 val_fraction: float, seed: int, clips_per_video: int, flip: bool):
-    from twostream.datasets.splits import group_split
+                 val_fraction: float, seed: int, clips_per_video: int, flip: bool, fold: tuple[int, int] | None):
+    from twostream.datasets.splits import fold_split, group_split
     from twostream.streams.data import DatasetBundle
 
     skeletons = _skeletons(path)
@@ -167,7 +171,10 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
     if unknown:
         raise ValueError(f"{path}: split lists name {len(unknown)} unknown annotations, e.g. {unknown[0]!r}")
     pseudo, by = _grouped(names["train"], records)
-    kept, held = group_split(pseudo, val_fraction, np.random.default_rng(seed))
+    if fold is None:
+        kept, held = group_split(pseudo, val_fraction, np.random.default_rng(seed))
+    else:
+        kept, held = fold_split(pseudo, fold, seed)
     classes = skeletons.classes or tuple(str(i) for i in range(max(r.label for r in records.values()) + 1))
     layout, persons = get_layout(skeletons.layout), spec.persons or 1
 
@@ -182,7 +189,7 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
 
     meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split,
             "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip,
-            "validation_by": by}
+            "validation_by": by, "fold": fold}
     return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
                          make(names["test"], False), (), meta)
 
