@@ -1,6 +1,6 @@
 """The live fused demo under load: pose on every frame + R3D-18 on a stride, a file played as a 30 fps camera.
 
-    .venv/bin/python bench/live.py [--clip CLIP] [--seconds 120] [--stride 8] [--pose-complexity 1]
+    .venv/bin/python bench/live.py [--clip CLIP] [--seconds 120] [--stride 8] [--pose-model full] [--persons 2]
 
 A fused run of two random-init streams (R3D-18 at 112 px × 16 frames, ST-GCN on MediaPipe-33, fixed 1:1
 fusion — weights do not change the cost) is written to a temp folder and played live on ``--clip`` looped in real
@@ -35,6 +35,7 @@ from rich.table import Table
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live import LiveConfig, LiveEngine
 from twostream.fusion.run import load_run, write_fused_run
+from twostream.pose.backends import PoseConfig
 from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
@@ -92,7 +93,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--clip-len", type=int, default=16)
     parser.add_argument("--pose-len", type=int, default=32)
-    parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--pose-model", default="full")
+    parser.add_argument("--persons", type=int, default=2)
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=None, help="also write the annotated video here")
     args = parser.parse_args()
@@ -103,7 +105,7 @@ def main() -> None:
         predictor = load_run(_write_run(Path(tmp), args.clip_len, args.size, args.pose_len))
         sampler = _MemorySampler()
         with FrameSource(args.clip, loop=True, realtime=True) as source:
-            config = LiveConfig(stride=args.stride, smooth=args.smooth, pose_complexity=args.pose_complexity,
+            config = LiveConfig(stride=args.stride, smooth=args.smooth, pose=PoseConfig(model=args.pose_model, persons=args.persons),
                                 max_frames=int(args.seconds * source.fps))
             engine = LiveEngine(predictor, config)
             writer = AnnotatedWriter(args.output, source.fps) if args.output else None
@@ -127,7 +129,7 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler
     growth = sampler.growth()
     table = Table(title=f"live: {args.clip.name} at {fps:.1f} fps, {elapsed:.0f} s, R3D-18 {args.size}px×"
                         f"{args.clip_len} + ST-GCN×{args.pose_len}, stride {args.stride}, "
-                        f"pose complexity {args.pose_complexity}, torch threads {args.torch_threads}")
+                        f"pose model {args.pose_model} x {args.persons} persons, torch threads {args.torch_threads}")
     for column in ("measure", "value", "target"):
         table.add_column(column)
     rows = [("displayed fps / source fps", f"{fps_ratio:.2f}", ">= 0.85"),

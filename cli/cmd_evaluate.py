@@ -27,11 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from twostream.cli.console import console, warn
     from twostream.paths import check_output_dir
+    from twostream.resources import capped_workers
     from twostream.streams.distributed import single_device
     from twostream.streams.inference import write_evaluation
 
     check_output_dir(args.run_dir, inputs=[args.root], flag="RUN_DIR")  # metrics.json & co. are written there
     args.device = str(single_device(args.device)) if args.device else None
+    if args.workers is not None:
+        args.workers = capped_workers(args.workers, "--workers", note=warn)
     if (args.run_dir / "fusion.json").is_file():
         ev, shown = _fused(args)
     else:

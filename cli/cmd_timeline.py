@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     spans = resolve_spans(args.run_dir, predictor, cfg.window)
     gt = open_ground_truth(args.gt) if args.gt is not None else None
     console.print(f"{args.run_dir}: streams {', '.join(predictor.models)}, window "
-                  + ", ".join(f"{key} {spans[key]:.2f} s × {spec.clip_len} frames" for key, spec in
-                              predictor.specs.items()) + f", hop {cfg.hop:g} s", highlight=False)
+                  + ", ".join(f"{key} {'its sampling record' if spans[key] is None else f'{spans[key]:.2f} s'}"
+                              f" × {spec.clip_len} frames" for key, spec in predictor.specs.items())
+                  + f", hop {cfg.hop:g} s", highlight=False)
     results, failed = [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                TimeRemainingColumn())

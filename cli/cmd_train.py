@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if args.folds is not None and (args.folds < 2 or args.resume):
         raise ValueError(f"--folds {args.folds}: K-fold cross-validation needs K >= 2 and a fresh run (no --resume)")
     prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, resumable=True)
     if args.folds is None:
         _fit_one(args, cfg, out, None)
         return 0

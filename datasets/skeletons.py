@@ -14,23 +14,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from twostream.datasets.persons import fit_persons
 from twostream.datasets.sampling import multi_clip_indices, uniform_indices
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 """``augment(keypoints (T, M, V, 4), rng) -> (T, M, V, 4)``, e.g. ``datasets.skeleton_aug.default_augment``."""
-
-
-def fit_persons(keypoints: np.ndarray, persons: int) -> np.ndarray:
-    """``(T, V, 4)`` (one person) or ``(T, M, V, 4)`` → ``(T, persons, V, 4)``: the first slots, zero-padded."""
-    kp = np.asarray(keypoints, dtype=np.float32)
-    if kp.ndim == 3:
-        kp = kp[:, None]
-    if kp.ndim != 4 or kp.shape[-1] != 4:
-        raise ValueError(f"keypoints of shape {kp.shape}; expected (T, V, 4) or (T, M, V, 4) as x, y, z, score")
-    if kp.shape[1] >= persons:
-        return np.ascontiguousarray(kp[:, :persons])
-    pad = np.zeros((kp.shape[0], persons - kp.shape[1]) + kp.shape[2:], np.float32)
-    return np.concatenate([kp, pad], axis=1)
 
 
 class SkeletonDataset(Dataset):

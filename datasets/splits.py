@@ -183,6 +183,13 @@ def frozen_split(root: str | Path, classes: tuple[str, ...], videos: dict[str, l
     return Split(classes, parts["train"], parts["val"], parts["test"], unlisted)
 
 
+def dataset_classes(root: str | Path, split_dir: str | Path | None = None) -> tuple[str, ...]:
+    """The class list ``load_split`` gives: ``classInd.txt`` order when split files are found, else the sorted
+    class folders that hold videos."""
+    folder = find_split_dir(Path(root), split_dir)
+    return read_class_index(folder / "classInd.txt") if folder else scan_class_folders(root)[0]
+
+
 def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = None, val_fraction: float = 0.1,
                seed: int = 0, test_fraction: float = 0.3, videos: dict[str, list[str]] | None = None) -> Split:
     """The ``split``-th official UCF101 split when its files are found (see ``find_split_dir``), otherwise a
@@ -195,9 +202,7 @@ def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = 
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3 (UCF101 has three official splits), got {split}")
     if videos is not None:
-        folder = find_split_dir(root, split_dir)
-        classes = read_class_index(folder / "classInd.txt") if folder else scan_class_folders(root)[0]
-        return frozen_split(root, classes, videos)
+        return frozen_split(root, dataset_classes(root, split_dir), videos)
     rng = np.random.default_rng(seed)
     folder = find_split_dir(root, split_dir)
     if folder is not None:

@@ -113,7 +113,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     """
     if mode not in MODES:
         raise ValueError(f"unknown fusion mode {mode!r}; choose one of {', '.join(MODES)}")
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
 
     rgb_run, pose_run = Path(rgb_run), Path(pose_run)
     predictor = _streams(rgb_run, pose_run, device)
@@ -126,8 +126,8 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
                 "seed": seed if seed is not None else data.get("seed", 0)}
     # the RGB run's exact lists, unless the split was asked for anew
     frozen = data.get("videos") if all(v is None for v in (split, split_dir, val_fraction, seed)) else None
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
     s = load_split(root, **settings, videos=frozen)
-    check_same_classes(predictor.classes, s.classes, root)
     scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
     params, validation = _fit_all(scores, weight)
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
@@ -151,7 +151,7 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     ``model`` names the run (``fused(tuned): cnn_lstm+pose_gru``), ``confusion`` is the chosen mode's (C, C)
     count matrix (row = true class) as nested lists. One clip per video: clip and video accuracy agree.
     """
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import dataset_classes, load_split
     from twostream.streams.metrics import confusion, summarise
 
     if split not in ("test", "val"):
@@ -160,8 +160,8 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     predictor = load_run(run_dir, device)
     root = root or record["root"]
     settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
+    check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
     data = load_split(root, **settings, videos=record["split"].get("videos"))
-    check_same_classes(predictor.classes, data.classes, root)
     items = getattr(data, split)
     scores = score_items(predictor, items, root=root, batch_size=batch_size, num_workers=num_workers,
                          progress=progress)

@@ -25,6 +25,8 @@ import torch
 
 from twostream.errors import CheckpointError
 from twostream.fusion.late import mode_from_dict
+from twostream.pose.backends import PoseConfig
+from twostream.pose.cache import select_persons
 from twostream.streams.base import InputSpec, Stream
 from twostream.streams.checkpoint import atomic_path, load_model, write_text
 from twostream.streams.inference import open_run
@@ -84,7 +86,7 @@ class RunPredictor:
         return self.fusion.fuse(probs, {"detected_fraction": detected})
 
     def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None) -> Prediction:
-        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, V, 4).
+        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, M, V, 4) or (T, V, 4).
 
         MediaPipe-33 keypoints are reduced to COCO-17 when the pose stream was trained on that layout.
         """
@@ -96,8 +98,10 @@ class RunPredictor:
         detected = None
         if "keypoints" in self.specs:
             if keypoints is None:
-                raise ValueError("this run has a pose stream: pass keypoints (T, V, 4)")
-            kp = to_layout(np.asarray(keypoints, dtype=np.float32), self.specs["keypoints"].layout)
+                raise ValueError("this run has a pose stream: pass keypoints (T, M, V, 4)")
+            spec = self.specs["keypoints"]
+            kp = select_persons(to_layout(np.asarray(keypoints, dtype=np.float32), spec.layout),
+                                getattr(spec, "persons", None))  # (T, [M,] V, 4) as the model takes it
             batch["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp))[None]  # (1, T, V, 4)
             detected = detected_fraction(batch["keypoints"]).numpy()  # (1,)
         probs = self.stream_probs(batch)
@@ -105,9 +109,9 @@ class RunPredictor:
         return Prediction(fused, {k: v[0] for k, v in probs.items()},
                           None if detected is None else float(detected[0]))
 
-    def predict_video(self, path: str | Path, *, model_complexity: int = 1) -> Prediction:
+    def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
-        from a fresh cache, else extracted on the fly from those frames with MediaPipe."""
+        from a fresh cache, else pose + tracking (``pose``) on those frames now."""
         from twostream.datasets.transforms import frames_to_tensor
         from twostream.datasets.video import probe, read_clip
 
@@ -120,21 +124,24 @@ class RunPredictor:
         if "keypoints" in self.specs:
             spec = self.specs["keypoints"]
             indices = spec.sampling.indices(num_frames, spec.clip_len)
-            keypoints = _keypoints_of(path, indices, model_complexity)  # (T, 33, 4)
+            keypoints = _keypoints_of(path, indices, pose)  # (T, M, V, 4)
         return self.predict_window(video, keypoints)
 
 
-def _keypoints_of(path: str | Path, indices: np.ndarray, model_complexity: int) -> np.ndarray:
+def _keypoints_of(path: str | Path, indices: np.ndarray, pose: PoseConfig) -> np.ndarray:
+    """(T, M, V, 4) from the video's fresh cache, else pose + tracking on just those frames."""
     from twostream.datasets.video import read_clip
-    from twostream.pose.cache import cache_path_for, is_fresh, keypoints_at, load_cache
+    from twostream.pose.cache import keypoints_at, load_fresh
+    from twostream.pose.extract import track_video
+    from twostream.pose.tracking import PoseStream
 
-    if is_fresh(path):
-        return keypoints_at(load_cache(cache_path_for(path)), indices)
-    from twostream.pose.landmarks import PoseEstimator
-
+    cache = load_fresh(path)
+    if cache is not None:
+        return keypoints_at(cache, indices)
     clip = read_clip(path, indices)
-    with PoseEstimator(model_complexity=model_complexity) as estimator:
-        return np.stack([estimator.process(frame).landmarks for frame in clip.frames])  # (T, 33, 4)
+    with PoseStream(pose) as stream:
+        _, tracked = track_video(stream, clip.frames, fps=1000 / 40)  # frames 40 ms apart: Tasks needs a clock
+    return np.stack([t.keypoints for t in tracked])  # (T, M, V, 4)
 
 
 def top_classes(probs: np.ndarray, classes: tuple[str, ...], k: int = 5) -> list[tuple[str, float]]:

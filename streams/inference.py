@@ -84,6 +84,10 @@ def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: 
     root = root if root is not None else data_meta.get("root")
     if root is None:
         raise ValueError(f"{run_dir}/config.json records no dataset root; pass ROOT: twostream evaluate RUN ROOT")
+    if data_meta.get("source", "folder") == "folder" and Path(root).is_dir():  # named classes before any work
+        from twostream.datasets.splits import dataset_classes
+
+        check_same_classes(run.classes, dataset_classes(root, data_meta.get("split_dir")), root)
     bundle = build_datasets(root, run.model.input_spec, split=data_meta.get("split", 1),
                             split_dir=data_meta.get("split_dir"), train_split=data_meta.get("train_split"),
                             test_split=data_meta.get("test_split"), val_fraction=data_meta.get("val_fraction", 0.1),

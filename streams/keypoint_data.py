@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 from twostream.errors import CacheError
-from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, video_stamp
 from twostream.datasets.splits import group_number
+from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, select_persons, video_stamp
 from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
 from twostream.streams.base import InputSpec
 from twostream.datasets.skeleton_aug import default_augment
@@ -41,7 +41,8 @@ def to_layout(keypoints: np.ndarray, layout: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CacheKeypoints:
-    """``load_keypoints(video, frame_indices) -> (T, V, 4)`` from the video's fresh ``.pose.npz``, in ``layout``.
+    """``load_keypoints(video, frame_indices) -> (T, V, 4)`` (``persons=None``: the main actor) or ``(T, M, V, 4)``
+    (``persons=M``) from the video's fresh ``.pose.npz``, in ``layout``.
 
     A plain picklable object (DataLoader workers). A missing or stale cache is a ``CacheError`` that names the
     video and the fix, ``twostream extract ROOT``.
@@ -50,6 +51,8 @@ class CacheKeypoints:
     layout: str = "mediapipe33"
     root: str | None = None
     """Dataset root, only for the error message."""
+    persons: int | None = None
+    """None: slot 0 only, (T, V, 4); M: M person slots, (T, M, V, 4)."""
 
     def __call__(self, video: str | Path, frame_indices: np.ndarray) -> np.ndarray:
         path = cache_path_for(video)
@@ -59,7 +62,7 @@ class CacheKeypoints:
         cache = load_cache(path)
         if (cache.video_size, cache.video_mtime_ns) != video_stamp(video):
             raise CacheError(f"keypoint cache {path} is older than video {video}; {fix} --force")
-        return to_layout(keypoints_at(cache, frame_indices), self.layout)  # (T, V, 4)
+        return select_persons(to_layout(keypoints_at(cache, frame_indices), self.layout), self.persons)
 
 
 def source_layout(source: str | Path) -> str:
@@ -132,7 +135,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
                              videos=videos), fold, seed)
     _check_caches(s.train + s.val + s.test, root)
-    load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
+    load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root), persons=spec.persons or 1)
 
     def make(items, train: bool):
         if not items:

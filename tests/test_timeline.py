@@ -14,7 +14,7 @@ from twostream.cli.main import main
 from twostream.datasets.transforms import frames_to_tensor
 from twostream.datasets.video import read_frames
 from twostream.fusion.run import load_run
-from twostream.fusion.timeline.scoring import score_video, window_indices
+from twostream.fusion.timeline.scoring import score_video, stream_window, window_indices
 from twostream.pose.cache import PoseCache, cache_path_for, save_cache, video_stamp
 from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
@@ -36,14 +36,16 @@ def make_run(run: Path, arch: str, **kwargs) -> Path:
 def write_empty_cache(video: Path, frames: int) -> None:
     zeros = np.zeros((frames, 33, 4), np.float32)
     size, mtime = video_stamp(video)
-    save_cache(PoseCache(landmarks=zeros, world=zeros, frame_indices=np.arange(frames),
+    save_cache(PoseCache.from_single(landmarks=zeros, world=zeros, frame_indices=np.arange(frames),
                          detected=np.zeros(frames, bool), fps=FPS, num_frames=frames, width=64, height=48, every=1,
-                         model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
+                         mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
                cache_path_for(video))
 
 
-def test_window_indices_spread_the_clip_over_the_span_around_each_centre():
-    idx = window_indices(np.array([2.0, 0.0, 9.9]), span=2.0, clip_len=4, fps=10.0, num_frames=100)
+def test_window_indices_spread_the_clip_over_the_span_around_each_centre(tmp_path):
+    length, offsets = stream_window(load_run(make_run(tmp_path, "pose_gru")).specs["keypoints"], 10.0, 2.0)
+    assert (length, offsets.tolist()) == (20, [2, 7, 12, 17])
+    idx = window_indices(np.array([2.0, 0.0, 9.9]), length=20, offsets=offsets, fps=10.0, num_frames=100)
     assert idx[0].tolist() == [12, 17, 22, 27]  # 20 frames from frame 10, one from the centre of each quarter
     assert idx[1].tolist() == [0, 0, 2, 7]  # clamped at the start
     assert idx[2].max() == 99  # and at the end
@@ -58,7 +60,7 @@ def test_batched_windows_score_as_single_windows(tmp_path, make_video):
                            on_frame=lambda done, total: seen.append((done, total)))
     assert timeline.times.tolist() == pytest.approx([0.2, 0.6, 1.0, 1.4, 1.8, 2.2])
     assert seen[-1] == (60, 60)
-    idx = window_indices(timeline.times, span=0.8, clip_len=4, fps=FPS, num_frames=60)
+    idx = window_indices(timeline.times, length=20, offsets=np.array([2, 7, 12, 17]), fps=FPS, num_frames=60)
     spec = predictor.specs["video"]
     for k in (0, 3, 5):
         clip = frames_to_tensor(read_frames(video, idx[k]), spec.size, spec.mean, spec.std)

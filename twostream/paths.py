@@ -115,13 +115,13 @@ def remove_derived(run_dir: PathLike) -> list[Path]:
 
 
 def prepare_run_dir(path: PathLike, *, inputs: Iterable[PathLike | None] = (), resume: bool = False,
-                    overwrite: bool = False, flag: str = "--out") -> Path:
+                    overwrite: bool = False, resumable: bool = False, flag: str = "--out") -> Path:
     """Make ``path`` ready to hold a new (or resumed) run; returns it.
 
     A missing or empty folder is used as is. An existing run is refused unless ``resume`` (continue it: its
     derived files are removed, the checkpoints will change) or ``overwrite`` (its files, derived ones included,
     are removed first). A non-empty folder that is no run (a dataset, say) is always refused. ``resume`` on a
-    folder with no ``last.pt`` is refused."""
+    folder with no ``last.pt`` is refused; ``resumable`` says whether the command has ``--resume`` to offer."""
     path = check_output_dir(path, inputs=inputs, flag=flag)
     if resume and overwrite:
         raise OutputError("--resume continues a run and --overwrite replaces it; pass one of them")
@@ -138,8 +138,9 @@ def prepare_run_dir(path: PathLike, *, inputs: Iterable[PathLike | None] = (), r
         raise OutputError(f"{flag} {path} is a folder that holds other files ({shown}, …), not a run; choose a new "
                           "or empty folder")
     if not overwrite:
-        raise OutputError(f"{flag} {path} already holds a run; pass --resume to continue it, --overwrite to "
-                          "replace it, or choose another folder")
+        resume_hint = "--resume to continue it, " if resumable else ""
+        raise OutputError(f"{flag} {path} already holds a run; pass {resume_hint}--overwrite to replace it, or "
+                          "choose another folder")
     for name in RUN_FILES:
         if (path / name).is_file():
             (path / name).unlink()

@@ -17,7 +17,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import torch
 
-from twostream.errors import CheckpointError, TwostreamError
+from twostream.errors import CheckpointError
 from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
 from twostream.fusion.live.overlay import draw_overlay, top_k
@@ -103,7 +103,8 @@ class LiveEngine:
             s = self.video_spec
             pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
         if self.keypoint_spec is not None:
-            landmarks = self._pose.process(rgb)[0]  # (33, 4)
+            # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
+            landmarks = self._pose.process(rgb, round(frame.index * 1000 / 30)).keypoints[0]  # main actor (V, 4)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
 
@@ -183,13 +184,9 @@ class LiveEngine:
 
         if self.keypoint_spec is None:
             return nullcontext()
-        from twostream.pose.landmarks import PoseEstimator
+        from twostream.pose.tracking import PoseStream
 
-        try:
-            self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
-        except OSError as exc:  # MediaPipe downloads the lite / heavy models on first use; the wheel has only full
-            raise TwostreamError(f"MediaPipe pose model_complexity={self.config.pose_complexity} is not available "
-                                 f"offline ({exc}); use --pose-complexity 1") from None
+        self._pose = PoseStream(self.config.pose)  # fresh: tracking per run; a missing model is one line
         return self._pose
 
     def _run_inline(self, source: FrameSource, writer, window) -> None:

@@ -58,10 +58,17 @@ class VideoDetections:
     """Wall time spent on the video (scoring, segments, pictures)."""
 
 
-def resolve_spans(run_dir: str | Path, predictor: RunPredictor, window: float | None) -> dict[str, float]:
-    """Window span in seconds for each input key of the run."""
-    span = window if window is not None else training_span(run_dir)
-    return {key: span for key in predictor.specs}
+def resolve_spans(run_dir: str | Path, predictor: RunPredictor, window: float | None) -> dict[str, float | None]:
+    """Window span in seconds for each input key of the run: ``window`` when given, else None (the stream's
+    sampling record) where the run records its time scale, else the median length of its training videos."""
+    if window is not None:
+        return {key: window for key in predictor.specs}
+    spans: dict[str, float | None] = {}
+    for key, spec in predictor.specs.items():
+        sampling = getattr(spec, "sampling", None)
+        known = sampling is not None and (sampling.mode == "dense" or getattr(sampling, "span_s", None) is not None)
+        spans[key] = None if known else training_span(run_dir)
+    return spans
 
 
 def open_ground_truth(path: str | Path) -> dict[str, list[Detection]]:

@@ -47,7 +47,7 @@ class Timeline:
     fps: float
     hop: float
     spans: dict[str, float]
-    """Window span in seconds per input key."""
+    """Window length in seconds per input key."""
     keypoints_from: str | None
     """``"cache"`` or ``"extracted"``; None without a pose stream."""
 
@@ -71,13 +71,29 @@ def training_span(run_dir: str | Path) -> float:
     return float(np.median(durations))
 
 
-def window_indices(centres: np.ndarray, *, span: float, clip_len: int, fps: float, num_frames: int) -> np.ndarray:
-    """(N, clip_len) frame indices: ``clip_len`` frames spread over ``span`` seconds around each centre
-    (seconds), clamped to the video."""
+def stream_window(spec, fps: float, span: float | None) -> tuple[int, np.ndarray]:
+    """(window length in frames, the ``clip_len`` picks inside it) for one stream at the video's ``fps``.
+
+    ``span`` seconds: ``clip_len`` frames spread evenly over it (segment sampling's evaluation picks). ``None``:
+    the run's own sampling record (``InputSpec.sampling``, as the live demo reads it) — ValueError when the run
+    has none.
+    """
+    sampling = getattr(spec, "sampling", None)
+    if span is None:
+        if sampling is None or (sampling.mode != "dense" and getattr(sampling, "span_s", None) is None):
+            raise ValueError("the run records no time scale; pass --window SECONDS (the length of its training clips)")
+        window = sampling.live_window(spec.clip_len, fps)
+        return int(window.length), np.asarray(window.offsets, dtype=np.int64)
     length = max(1, int(round(span * fps)))
-    offsets = uniform_indices(length, clip_len)  # (T,) within the window
+    return length, uniform_indices(length, spec.clip_len)
+
+
+def window_indices(centres: np.ndarray, *, length: int, offsets: np.ndarray, fps: float,
+                   num_frames: int) -> np.ndarray:
+    """(N, clip_len) frame indices: the picks ``offsets`` of a ``length``-frame window centred on each centre
+    (seconds), clamped to the video."""
     starts = np.round(np.asarray(centres) * fps - length / 2).astype(np.int64)  # (N,)
-    return np.clip(starts[:, None] + offsets[None, :], 0, num_frames - 1)  # (N, T)
+    return np.clip(starts[:, None] + np.asarray(offsets)[None, :], 0, num_frames - 1)  # (N, T)
 
 
 def _keypoints(predictor: RunPredictor, path: Path, indices: np.ndarray) -> tuple[np.ndarray, str]:
@@ -102,18 +118,20 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
     needed = set(np.unique(indices).tolist())
     last_needed = int(indices.max())
     frames: dict[int, torch.Tensor] = {}
+    pending: dict[int, np.ndarray] = {}  # decoded, not yet preprocessed: converted together, one call per batch
     start, decoded, frame = 0, 0, None
 
-    def prepare(image: np.ndarray) -> torch.Tensor:
-        return frames_to_tensor(image[None], spec.size, spec.mean, spec.std)[0]  # (3, S, S)
-
     def take(rows: np.ndarray) -> torch.Tensor:
+        if pending:
+            ready = frames_to_tensor(np.stack(list(pending.values())), spec.size, spec.mean, spec.std)  # (P, 3, S, S)
+            frames.update(zip(pending, ready))
+            pending.clear()
         return torch.stack([torch.stack([frames[j] for j in row]) for row in rows])  # (B, T, 3, S, S)
 
     for i, frame in enumerate(iter_frames(path)):
         decoded = i + 1
         if i in needed:
-            frames[i] = prepare(frame)
+            pending[i] = frame
         if on_frame is not None:
             on_frame(decoded)
         while start < len(indices) and indices[min(start + batch_size, len(indices)) - 1].max() <= i:
@@ -126,17 +144,19 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
         if i >= last_needed:
             return
     if start < len(indices):  # the container over-counted its frames: clamp to the last one decoded
-        frames.setdefault(decoded - 1, prepare(frame))
+        if decoded - 1 not in frames:
+            pending[decoded - 1] = frame
         rows = np.minimum(indices[start:], decoded - 1)
         for first in range(0, len(rows), batch_size):
             yield start + first, take(rows[first:first + batch_size])
 
 
-def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str, float], hop: float = 0.5,
+def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str, float | None], hop: float = 0.5,
                 batch_size: int = 16, on_frame: Callable[[int, int], None] | None = None) -> Timeline:
     """Every window of ``path``, every ``hop`` seconds, scored by every stream of ``predictor``.
 
-    ``spans``: window length in seconds per input key (``"video"``, ``"keypoints"``). ``on_frame(done, total)``
+    ``spans``: window length in seconds per input key (``"video"``, ``"keypoints"``), None for the run's own
+    sampling record (``stream_window``). ``on_frame(done, total)``
     reports decoded frames. ``VideoReadError`` when the video cannot be read.
     """
     path = Path(path)
@@ -147,8 +167,9 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
     duration = info.num_frames / fps
     centres = (np.arange(max(1, math.ceil(duration / hop))) + 0.5) * hop  # (N,)
     centres = np.minimum(centres, duration)
-    indices = {key: window_indices(centres, span=spans[key], clip_len=spec.clip_len, fps=fps,
-                                   num_frames=info.num_frames) for key, spec in predictor.specs.items()}
+    windows = {key: stream_window(spec, fps, spans.get(key)) for key, spec in predictor.specs.items()}
+    indices = {key: window_indices(centres, length=length, offsets=offsets, fps=fps, num_frames=info.num_frames)
+               for key, (length, offsets) in windows.items()}
     probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
     detected, source = None, None
     if "keypoints" in indices:
@@ -171,4 +192,5 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
     fused = predictor.combine(per_stream, detected).astype(np.float64)  # (N, C)
     if detected is not None:
         fused[detected < MIN_PERSON] = 0.0
-    return Timeline(path, centres, fused, per_stream, detected, duration, fps, hop, dict(spans), source)
+    return Timeline(path, centres, fused, per_stream, detected, duration, fps, hop,
+                    {key: length / fps for key, (length, _) in windows.items()}, source)

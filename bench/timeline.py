@@ -1,0 +1,96 @@
+"""`twostream timeline` speed: video seconds processed per wall second (real-time factor) on an untrimmed cartoon.
+
+    .venv/bin/python bench/timeline.py [--seconds 60] [--size 160x120] [--hop 0.5] [--threads 2] [--run RUN]
+
+One untrimmed cartoon video (``synth --untrimmed``) is rendered and its skeleton extracted to a ``.pose.npz``
+cache (setup, not timed), then ``timeline`` (scoring every window, segments, timeline.png) is timed on it with an
+RGB-only run, a pose-only run and their fused run. Default runs: random-init ``cnn_lstm`` (64 px × 8 frames)
+and ``pose_gru`` (8 frames) over the 12 cartoon classes with fixed 1:1 fusion (weights do not change the cost);
+``--run`` times a trained run of yours instead. Window span 5 s. The last line is
+``rtf_fused=R rtf_rgb=R rtf_pose=R`` (target: fused >= 3 on 2 cores). Timings depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from twostream.cli.cmd_synth import parse_size
+from twostream.datasets.actions import ACTIONS
+from twostream.datasets.untrimmed import generate_untrimmed
+from twostream.fusion.run import load_run, write_fused_run
+from twostream.fusion.timeline.pipeline import TimelineConfig, detect_video
+from twostream.pose.cache import cache_path_for, save_cache
+from twostream.pose.extract import extract_video
+from twostream.streams.checkpoint import save_checkpoint
+from twostream.streams.registry import build
+
+CLASSES = list(ACTIONS)
+console = Console()
+
+
+def _write_runs(root: Path) -> dict[str, Path]:
+    paths = {}
+    for role, arch, kwargs in (("rgb", "cnn_lstm", {"clip_len": 8, "size": 64}), ("pose", "pose_gru", {"clip_len": 8})):
+        kwargs = {"num_classes": len(CLASSES), **kwargs}
+        paths[role] = root / role / "best.pt"
+        save_checkpoint(paths[role], {"model": build(arch, **kwargs).state_dict(), "arch": arch,
+                                      "arch_kwargs": kwargs, "classes": CLASSES, "config": {}, "epoch": 0,
+                                      "metrics": {}})
+    record = {"mode": "fixed", "params": {"fixed": {"weight": 0.5}}, "classes": CLASSES, "streams": {}}
+    return {**{role: path.parent for role, path in paths.items()},
+            "fused": write_fused_run(root / "fused", record, paths)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the untrimmed video")
+    parser.add_argument("--size", type=parse_size, default=(160, 120), metavar="WxH")
+    parser.add_argument("--hop", type=float, default=0.5)
+    parser.add_argument("--window", type=float, default=5.0, help="window span in seconds")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--run", type=Path, default=None, help="time this trained run instead of random ones")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = generate_untrimmed(root / "data", videos=1, duration=(args.seconds, args.seconds), size=args.size)
+        video = root / "data" / "videos" / f"{data.videos[0]}.avi"
+        started = time.perf_counter()
+        cache = extract_video(video)
+        save_cache(cache, cache_path_for(video))
+        extract_s = time.perf_counter() - started
+        runs = {"run": args.run} if args.run is not None else _write_runs(root / "runs")
+        cfg = TimelineConfig(hop=args.hop, window=args.window, batch_size=args.batch_size)
+        table = Table(title=f"timeline on a {data.seconds:.0f} s {args.size[0]}x{args.size[1]} cartoon video "
+                            f"(cached skeleton; hop {args.hop:g} s, window {args.window:g} s, "
+                            f"{args.threads} torch threads)")
+        for column in ("run", "streams", "windows", "wall s", "real-time factor", "segments"):
+            table.add_column(column, justify="left" if column in ("run", "streams") else "right")
+        rtf = {}
+        for name, run in runs.items():
+            predictor = load_run(run)
+            spans = {key: args.window for key in predictor.specs}
+            result = detect_video(predictor, video, spans, cfg, root / "out" / name)
+            rtf[name] = result.timeline.duration / result.seconds
+            table.add_row(name, "+".join(predictor.models), str(len(result.timeline.times)),
+                          f"{result.seconds:.2f}", f"{rtf[name]:.1f}×", str(len(result.segments["fused"])))
+        console.print(table)
+        console.print(f"setup, not timed: MediaPipe over {cache.num_frames} frames took {extract_s:.1f} s "
+                      f"({data.seconds / extract_s:.1f}× real time) — what a run without a cache adds")
+        print(" ".join(f"rtf_{name}={value:.2f}" for name, value in rtf.items()))
+
+
+if __name__ == "__main__":
+    main()
