@@ -60,7 +60,7 @@ def main() -> int:
     rows = []
     for clip in clips:
         cache = extract_video(clip)
-        kp = mediapipe33_to_coco17(cache.landmarks[: args.frames])
+        kp = mediapipe33_to_coco17(cache.keypoints[: args.frames, 0])  # the main actor
         rows.append(jitter(kp))
         table.add_row(clip.name, str(len(kp)), *(f"{v:.3f}" for v in rows[-1]))
     Console().print(table)

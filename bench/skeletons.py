@@ -10,7 +10,7 @@ set), and the mean of their softmaxes (``ensemble``) are scored on the test spli
 * ``mocap_no_exercise``: the same without its five exercise classes (walk, run, jump, dance: 4 classes);
 * ``cartoon``: a fresh ``twostream synth`` set, its drawn joints as COCO-17 (no MediaPipe), UCF101 split 1.
 
-The last line is ``best_over_trees=R default_over_trees=D`` on ``mocap_xsub`` (``default`` = ``pose_gru``,
+Training runs on one CPU thread. The last line is ``best_over_trees=R default_over_trees=D`` on ``mocap_xsub`` (``default`` = ``pose_gru``,
 the model ``twostream quickstart`` trains). Data from mocap.cs.cmu.edu (created with funding from NSF
 EIA-0196217).
 """
@@ -113,17 +113,18 @@ def mocap_sets(mocap: Path, tmp: Path) -> dict[str, Path]:
 
 def cartoon_set(tmp: Path, seed: int) -> Path:
     """A synth set's drawn joints as a COCO-17 pickle (groups as subjects, the synth's split 1)."""
-    from twostream.datasets.synth import generate
+    from twostream.datasets.synth import DEFAULT_SIZE, generate
 
     root = tmp / "cartoon"
     generate(root, videos_per_class=8, seed=seed, frames=40, clips_per_group=1)
+    width, height = DEFAULT_SIZE
     classes = [line.split()[1] for line in (root / "classInd.txt").read_text().split("\n") if line.strip()]
     anns = []
     for path in sorted(root.glob("*/*.joints.npy")):
         joints = np.load(path)[:, :17]  # (T, 17, 2) pixels: the first 17 cartoon joints are COCO-17's
         group = path.name.split("_g")[1][:2]
         anns.append({"frame_dir": path.name.split(".")[0], "label": classes.index(path.parent.name),
-                     "img_shape": (120, 160), "keypoint": joints[None], "subject": group})
+                     "img_shape": (height, width), "keypoint": joints[None], "subject": group})
     lists = {name: [Path(line.split()[0]).stem for line in (root / f"{name}list01.txt").read_text().split("\n")
                     if line.strip()] for name in ("train", "test")}
     return write_pickle(tmp / "cartoon.pkl", anns, lists["train"], lists["test"], classes)
@@ -137,6 +138,7 @@ def main() -> int:
     parser.add_argument("--sets", default="mocap_xsub,mocap_no_exercise,cartoon")
     parser.add_argument("--models", default=None, help="comma-separated (default: every keypoint model)")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # on a shared 2-core CPU, two intra-op threads ran these small models 10-40x slower
     console = Console()
     models = args.models.split(",") if args.models else keypoint_models()
     table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {args.epochs} epochs, "
