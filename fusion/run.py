@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from twostream.errors import CheckpointError
+from twostream.fusion.features import FrameFeatureCache, is_frame_wise
 from twostream.fusion.late import mode_from_dict
 from twostream.pose.backends import PoseConfig
 from twostream.pose.cache import select_persons
@@ -67,12 +68,17 @@ class RunPredictor:
         self.models, self.classes, self.fusion = dict(models), tuple(classes), fusion
         self.device = torch.device(device)
         self.specs: dict[str, InputSpec] = {m.input_spec.key: m.input_spec for m in self.models.values()}
+        self._caches = {role: FrameFeatureCache(m) for role, m in self.models.items() if is_frame_wise(m)}
+        self.frame_wise = frozenset(self.models[role].input_spec.key for role in self._caches)
+        """Input keys whose stream computes features per frame: ``predict_window(..., frames=)`` reuses them."""
 
     @torch.inference_mode()
     def stream_probs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        """Per-stream softmax ``(B, C)`` from a batch holding the keys ``specs`` names."""
+        """Per-stream softmax ``(B, C)`` of the streams whose input key ``batch`` holds."""
         out = {}
         for role, model in self.models.items():
+            if model.input_spec.key not in batch:
+                continue
             x = batch[model.input_spec.key].to(self.device)
             out[role] = model(x).float().softmax(1).cpu().numpy()  # (B, C)
         return out
@@ -85,10 +91,15 @@ class RunPredictor:
             return next(iter(probs.values()))
         return self.fusion.fuse(probs, {"detected_fraction": detected})
 
-    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None) -> Prediction:
-        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, M, V, 4) or (T, V, 4).
+    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None,
+                       frames: Mapping[str, np.ndarray] | None = None) -> Prediction:
+        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, M, V, 4) or
+        (T, V, 4).
 
         MediaPipe-33 keypoints are reduced to COCO-17 when the pose stream was trained on that layout.
+        ``frames`` (input key → (T,) source frame indices of the window, as the live buffers give them) lets a
+        frame-wise stream (``frame_wise``) reuse the features of frames it has seen: only new frames go through
+        its backbone (equal to the clip path within float error).
         """
         batch: dict[str, torch.Tensor] = {}
         if "video" in self.specs:
@@ -104,7 +115,13 @@ class RunPredictor:
                                 getattr(spec, "persons", None))  # (T, [M,] V, 4) as the model takes it
             batch["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp))[None]  # (1, T, V, 4)
             detected = detected_fraction(batch["keypoints"]).numpy()  # (1,)
-        probs = self.stream_probs(batch)
+        probs = {}
+        for role, cache in self._caches.items():
+            key = self.models[role].input_spec.key
+            if frames is not None and key in frames:
+                logits = cache.logits(frames[key], batch.pop(key)[0].to(self.device))  # (1, C)
+                probs[role] = logits.float().softmax(1).cpu().numpy()
+        probs.update(self.stream_probs(batch))  # the clip path for the rest
         fused = self.combine(probs, detected)[0]
         return Prediction(fused, {k: v[0] for k, v in probs.items()},
                           None if detected is None else float(detected[0]))
