@@ -144,7 +144,8 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
 
     s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
-    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout})
+    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout},
+                              persons=load.persons)
 
     def make(items, train: bool):
         if not items:
