@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cartoon round trip on untrimmed videos, every step through the CLI:
-# synth --untrimmed → trim (training + validation actors) → extract → train RGB and pose → fuse →
+# synth --untrimmed → trim (training + validation actors, the stretches between actions as class background) → extract → train RGB and pose → fuse →
 # timeline on the test actors' videos → evaluate-detection for each stream and fused.
 # Usage: bash bench/untrimmed_roundtrip.sh [OUT] (default /tmp/twostream-untrimmed); about 25 min on 2 cores.
 set -euo pipefail
@@ -14,7 +14,7 @@ step() { echo; echo "== $(date -u +%H:%M:%S) twostream $*"; /usr/bin/time -f "  
 
 step synth "$OUT/untrimmed" --untrimmed "$VIDEOS" --duration "$DURATION" --classes "$CLASSES" --seed 0
 step trim "$OUT/untrimmed/annotations.json" "$OUT/untrimmed/videos" "$OUT/clips" --format avi \
-    --subset training,validation
+    --subset training,validation --background background
 step extract "$OUT/clips" --workers 2
 step train "$OUT/clips" --model cnn_lstm --no-pretrained --epochs $((2 * EPOCHS)) --out "$OUT/runs/rgb" "${TRAIN[@]}"
 step train "$OUT/clips" --model pose_gru --epochs "$EPOCHS" --out "$OUT/runs/pose" "${TRAIN[@]}"
