@@ -1,19 +1,20 @@
-"""Keypoint extraction on real clips: throughput against a bare MediaPipe loop, worker scaling, detection rates.
+"""Keypoint extraction on real clips: Tasks + tracking against the previous single-person loop, worker scaling,
+persons found per clip.
 
-    .venv/bin/python bench/extract.py [CLIP_DIR] [--frames 150] [--clips 6] [--repeat 1]   # throughput
-    .venv/bin/python bench/extract.py [CLIP_DIR] --detection [--frames 150]                # person found
+    .venv/bin/python bench/extract.py [CLIP_DIR] [--frames 150] [--clips 6] [--repeat 1] [--persons 2]  # speed
+    .venv/bin/python bench/extract.py [CLIP_DIR] --detection [--frames 0] [--persons 2]                # persons
 
 Each clip's first ``--frames`` frames are copied (MJPG, quality 95) to a temporary dataset so every run sees
-exactly the same frames. Throughput compares, over those frames:
+exactly the same frames. Throughput compares, over those frames (decoded beforehand for the loops):
 
-* a bare loop: ``mediapipe.solutions.pose.Pose`` (tracking mode, one per clip) over frames decoded beforehand,
-  i.e. pure pose inference — this script imports mediapipe directly on purpose, as the baseline;
-* ``extract_dataset(workers=1)``: decoding, pose, cache writing, report — its frames/s over the bare one is
-  ``ratio_vs_bare`` (target >= 0.9);
-* ``extract_dataset(workers=2)``: process pool incl. its start-up — over 1 worker is ``scaling_2_workers``
-  (target >= 1.7 on 2 idle cores). Use an even number of equally long clips so both workers get equal work.
+* the previous single-person loop: ``mediapipe.solutions.pose.Pose`` (complexity 1, tracking mode, one per clip)
+  — this script imports mediapipe directly on purpose, as the baseline;
+* the Tasks backend + ``PersonTracker`` (``PoseStream``) with one person and with ``--persons M``: M persons
+  over the legacy loop is ``ratio_personsM_vs_legacy`` (target >= 0.9 on one-person clips);
+* ``extract_dataset(workers=1)``: decoding, pose, tracking, cache writing, report — over the Tasks loop is
+  ``ratio_extract_vs_loop``; ``workers=2`` over 1 worker is ``scaling_2_workers`` (>= 1.7 on 2 idle cores).
 
-The last line is ``ratio_vs_bare=R scaling_2_workers=S``. Timings depend on the machine's load.
+Timings depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from rich.table import Table
 
 from twostream.datasets.folder import VIDEO_EXTENSIONS
 from twostream.datasets.video import iter_frames
-from twostream.pose.extract import ExtractConfig, extract_dataset, extract_video
+from twostream.pose.backends import PoseConfig
+from twostream.pose.extract import ExtractConfig, extract_dataset, extract_video, track_video
+from twostream.pose.tracking import PoseStream
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 console = Console()
@@ -66,22 +69,32 @@ def _prepare(clip_dir: Path, out: Path, frames: int, limit: int | None, equal: b
     return copies
 
 
-def _bare_loop(videos: list[Path], model_complexity: int) -> tuple[int, float]:
+def _legacy_loop(videos: list[Path]) -> tuple[int, float]:
+    """The previous single-person loop: ``mp.solutions.pose`` (complexity 1, tracking), decoding not timed."""
     import mediapipe as mp
 
-    decoded = [list(iter_frames(v)) for v in videos]  # decoding is not timed: inference only
+    decoded = [list(iter_frames(v)) for v in videos]
     count, start = 0, time.perf_counter()
     for frames in decoded:
-        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=model_complexity,
-                                    enable_segmentation=False) as pose:
+        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, enable_segmentation=False) as pose:
             for frame in frames:
                 pose.process(frame)
                 count += 1
     return count, time.perf_counter() - start
 
 
-def _extract(root: Path, workers: int, model_complexity: int) -> tuple[int, float]:
-    report = extract_dataset(root, ExtractConfig(workers=workers, model_complexity=model_complexity, force=True))
+def _tasks_loop(videos: list[Path], pose: PoseConfig) -> tuple[int, float]:
+    """The Tasks backend and the tracker (``PoseStream``) over frames decoded beforehand."""
+    decoded = [list(iter_frames(v)) for v in videos]
+    count, start = 0, time.perf_counter()
+    for frames in decoded:
+        with PoseStream(pose) as stream:
+            count += len(track_video(stream, frames, fps=25.0)[0])
+    return count, time.perf_counter() - start
+
+
+def _extract(root: Path, workers: int, pose: PoseConfig) -> tuple[int, float]:
+    report = extract_dataset(root, ExtractConfig(workers=workers, pose=pose, force=True))
     if not report.ok:
         raise SystemExit(f"extraction failed: {[r for r in report.results if r.status == 'failed']}")
     return sum(r.frames for r in report.results), report.seconds
@@ -92,11 +105,15 @@ def _best(run, repeat: int) -> tuple[int, float]:
     return min((run() for _ in range(repeat)), key=lambda frames_seconds: frames_seconds[1])
 
 
-def throughput(videos: list[Path], root: Path, model_complexity: int, repeat: int) -> None:
-    rows = [("bare MediaPipe loop", 1, *_best(lambda: _bare_loop(videos, model_complexity), repeat)),
-            ("extract --workers 1", 1, *_best(lambda: _extract(root, 1, model_complexity), repeat)),
-            ("extract --workers 2", 2, *_best(lambda: _extract(root, 2, model_complexity), repeat))]
-    table = Table(title=f"keypoint extraction, {len(videos)} clips, model_complexity={model_complexity}")
+def throughput(videos: list[Path], root: Path, pose: PoseConfig, repeat: int) -> None:
+    one = PoseConfig(model=pose.model, persons=1)
+    rows = [("legacy mp.solutions loop (1 person)", 1, *_best(lambda: _legacy_loop(videos), repeat)),
+            ("Tasks + tracker, --persons 1", 1, *_best(lambda: _tasks_loop(videos, one), repeat)),
+            (f"Tasks + tracker, --persons {pose.persons}", 1, *_best(lambda: _tasks_loop(videos, pose), repeat)),
+            ("extract --workers 1", 1, *_best(lambda: _extract(root, 1, pose), repeat)),
+            ("extract --workers 2", 2, *_best(lambda: _extract(root, 2, pose), repeat))]
+    table = Table(title=f"keypoint extraction, {len(videos)} clips, --pose-model {pose.model} "
+                        f"--persons {pose.persons}")
     for column in ("run", "frames", "seconds", "frames/s", "frames/s per worker"):
         table.add_column(column, justify="right" if column != "run" else "left")
     for name, workers, frames, seconds in rows:
@@ -104,18 +121,23 @@ def throughput(videos: list[Path], root: Path, model_complexity: int, repeat: in
         table.add_row(name, str(frames), f"{seconds:.2f}", f"{fps:.1f}", f"{fps / workers:.1f}")
     console.print(table)
     fps = [frames / seconds for _, _, frames, seconds in rows]
-    print(f"ratio_vs_bare={fps[1] / fps[0]:.2f} scaling_2_workers={fps[2] / fps[1]:.2f}")
+    print(f"ratio_persons{pose.persons}_vs_legacy={fps[2] / fps[0]:.2f} ratio_persons1_vs_legacy={fps[1] / fps[0]:.2f} "
+          f"ratio_extract_vs_loop={fps[3] / fps[2]:.2f} scaling_2_workers={fps[4] / fps[3]:.2f}")
 
 
-def detection(videos: list[Path], model_complexity: int) -> None:
-    table = Table(title=f"person found per clip (MediaPipe Pose, model_complexity={model_complexity})")
-    for column in ("clip", "frames", "detected", "rate"):
+def detection(videos: list[Path], pose: PoseConfig) -> None:
+    table = Table(title=f"persons found per clip (Tasks --pose-model {pose.model} --persons {pose.persons})")
+    for column in ("clip", "frames", "0 persons", "1 person", ">= 2 persons", "tracks"):
         table.add_column(column, justify="right" if column != "clip" else "left")
     rates = []
     for video in videos:
-        cache = extract_video(video, model_complexity=model_complexity)
+        cache = extract_video(video, pose=pose)
+        counts = cache.person_counts  # (N,)
         rates.append(cache.detected_fraction)
-        table.add_row(video.stem.replace("_avi", ".avi").replace("_mp4", ".mp4"), str(len(cache.detected)), str(int(cache.detected.sum())), f"{rates[-1]:.1%}")
+        tracks = len(set(cache.track_ids[cache.track_ids >= 0].tolist()))
+        table.add_row(video.stem.replace("_avi", ".avi").replace("_mp4", ".mp4"), str(len(counts)),
+                      str(int((counts == 0).sum())), str(int((counts == 1).sum())), str(int((counts >= 2).sum())),
+                      str(tracks))
     console.print(table)
     print(f"mean_detection_rate={np.mean(rates):.3f}")
 
@@ -126,16 +148,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=0, help="first N frames of each clip (0 = all)")
     parser.add_argument("--clips", type=int, default=0, help="at most this many clips (0 = all)")
     parser.add_argument("--repeat", type=int, default=1, help="time each run this many times, keep the fastest")
-    parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1)
+    parser.add_argument("--pose-model", default="full", help="full | lite | heavy | PATH.task")
+    parser.add_argument("--persons", type=int, default=2)
     parser.add_argument("--detection", action="store_true", help="print detection rates instead of throughput")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="twostream-bench-") as tmp:
         limit = None if args.detection or not args.clips else args.clips
         videos = _prepare(args.clip_dir, Path(tmp), args.frames, limit, equal=not args.detection)
         if args.detection:
-            detection(videos, args.model_complexity)
+            detection(videos, PoseConfig(model=args.pose_model, persons=args.persons))
         else:
-            throughput(videos, Path(tmp), args.model_complexity, args.repeat)
+            throughput(videos, Path(tmp), PoseConfig(model=args.pose_model, persons=args.persons), args.repeat)
 
 
 if __name__ == "__main__":

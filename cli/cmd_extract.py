@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from twostream.cli.pose_args import add_pose_arguments, pose_config
 from twostream.cli.console import console, warn
 from twostream.datasets.folder import VIDEO_EXTENSIONS
 from twostream.paths import check_output_dir
@@ -28,8 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=_shard, default="1/1", metavar="I/N",
                         help="take only the I-th of N round-robin shares of the sorted videos (1-based)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="process every K-th frame")
-    parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
-                        help="MediaPipe Pose model: 0 lite, 1 full, 2 heavy")
+    add_pose_arguments(parser)
     parser.add_argument("--force", action="store_true", help="redo videos whose cache is up to date")
     parser.epilog = "Exit status: 0 when every video was extracted or skipped, 1 when any failed."
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1 (1 = in this process), got {args.workers}")
     config = ExtractConfig(workers=max(1, capped_workers(args.workers, "--workers", note=warn)), shard=args.shard,
-                           every=args.every, model_complexity=args.model_complexity, force=args.force)
+                           every=args.every, pose=pose_config(args), force=args.force)
     if root.is_dir():
         i, n = args.shard
         with exclusive_lock(root / f".twostream-extract.{i}-of-{n}.lock", f"twostream extract on {root}"):

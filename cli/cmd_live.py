@@ -7,6 +7,7 @@ import os
 from contextlib import ExitStack
 
 from twostream.cli.console import console, warn
+from twostream.cli.pose_args import add_pose_arguments, pose_config
 from twostream.fusion import live
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
@@ -38,8 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="file only: every frame in order, inference inline on every K-th (reproducible)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
-    parser.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
-                        help="MediaPipe model: 0 lite (fastest), 1 full, 2 heavy")
+    add_pose_arguments(parser)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
@@ -65,7 +65,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     config = live.LiveConfig(
         stride=args.stride, max_hz=args.max_hz, smooth=args.smooth, frame_step=args.frame_step,
-        deterministic=args.deterministic, max_frames=args.max_frames, pose_complexity=args.pose_complexity,
+        deterministic=args.deterministic, max_frames=args.max_frames, pose=pose_config(args),
     )
     if not args.no_window and not display_available():
         raise TwostreamError("no display available for the live window; run headless with "

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from twostream.cli.pose_args import add_pose_arguments, pose_config
 from twostream.cli.console import console
 from twostream.paths import check_output_file
 from twostream.pose.cache import cache_path_for, load_fresh, save_cache
@@ -23,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "else <stem>.pose.mp4 is written beside VIDEO")
     parser.add_argument("--overwrite", action="store_true", help="replace the annotated video if it exists")
     parser.add_argument("--threshold", type=float, default=0.5, help="hide joints below this visibility")
-    parser.add_argument("--model-complexity", type=int, choices=(0, 1, 2), default=1,
-                        help="MediaPipe Pose model when no up-to-date cache exists")
+    add_pose_arguments(parser)  # used when no up-to-date cache was made with these settings
 
 
 def _has_display() -> bool:
@@ -54,13 +54,17 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else video.with_name(video.stem + ".pose.mp4")
     if args.output is not None or not _has_display():
         check_output_file(output, inputs=[video, cache_path_for(video)], overwrite=args.overwrite, flag="--output")
-    cache = load_fresh(video)
+    pose = pose_config(args)
+    cache = load_fresh(video, model=pose.model, persons=pose.persons)
     if cache is None:
         with console.status(f"extracting keypoints from {video.name} …"):
-            cache = extract_video(video, model_complexity=args.model_complexity)
+            cache = extract_video(video, pose=pose)
             save_cache(cache, cache_path_for(video))
-    console.print(f"person found in {cache.detected.sum()}/{len(cache.detected)} frames "
-                  f"({cache.detected_fraction:.0%})", highlight=False)
+    counts, n = cache.person_counts, len(cache.frame_indices)  # (N,)
+    tracks = len(set(cache.track_ids[cache.track_ids >= 0].tolist()))
+    console.print(f"person found in {(counts >= 1).sum()}/{n} frames ({cache.detected_fraction:.0%}), "
+                  f"two or more in {(counts >= 2).sum()}/{n}; {tracks} tracks in {cache.persons} slots",
+                  highlight=False)
     if args.output is None and _has_display():
         _show(video, cache, args.threshold)
         return 0

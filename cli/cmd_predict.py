@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twostream.cli.pose_args import add_pose_arguments, pose_config
+
 HELP = "Predict the action in one video with a trained or fused run (uniform frames over the whole video)."
 
 
@@ -13,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file (keypoints: its .pose.npz cache, else MediaPipe now)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to list")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    add_pose_arguments(parser)  # when the video has no fresh keypoint cache
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"video {args.video} does not exist")
     device = single_device(args.device)
     predictor = load_run(args.run_dir, device=device)
-    prediction = predictor.predict_video(args.video)
+    prediction = predictor.predict_video(args.video, pose=pose_config(args))
     kind = f"fused: {predictor.fusion.name}" if predictor.fusion else next(iter(prediction.per_stream))
     table = Table(title=escape(f"{args.video.name} — {args.run_dir.name} ({kind})"))
     table.add_column("rank", justify="right")

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from twostream.cli.console import console
+from twostream.cli.pose_args import add_pose_arguments
 from twostream.errors import TwostreamError
 from twostream.paths import check_output_file
 
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "needs to learn motion rather than looks)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
     parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
+    add_pose_arguments(parser, model_flag="--landmarker")  # --pose-model names the keypoint architecture here
     parser.add_argument("--epochs", type=int, default=20, help="epochs for the pose stream")
     parser.add_argument("--rgb-epochs", type=int, default=None,
                         help="epochs for the RGB stream (default: twice --epochs; trained from scratch under colour "
@@ -53,7 +55,8 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
         ("render the cartoon dataset", ["synth", str(data), "--videos-per-class", str(args.videos_per_class),
                                         "--frames", str(args.frames), "--clips-per-group",
                                         str(args.clips_per_group), *classes, *seed]),
-        ("extract keypoints", ["extract", str(data), *workers]),
+        ("extract keypoints", ["extract", str(data), "--pose-model", args.landmarker, "--persons",
+                                str(args.persons), *workers]),
         ("train the RGB stream", ["train", str(data), "--model", args.rgb_model, "--out", str(runs / "rgb"),
                                   "--no-pretrained", "--epochs", str(rgb_epochs), *train]),
         ("train the pose stream", ["train", str(data), "--model", args.pose_model, "--out", str(runs / "pose"),

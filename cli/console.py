@@ -20,7 +20,7 @@ def one_line(exc: BaseException) -> str:
 
     if isinstance(exc, URLError):  # only MediaPipe downloads on demand (torch weights raise WeightsError)
         return (f"a download failed ({exc.reason}): this machine seems offline; use what is installed (MediaPipe: "
-                "--model-complexity 1, the model its wheel ships)")
+                "--pose-model full, built from its wheel)")
     if isinstance(exc, OSError) and exc.strerror:
         return describe_os_error(exc)
     text = str(exc) or type(exc).__name__

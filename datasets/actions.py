@@ -11,6 +11,12 @@ something to do:
 * the rest (``wave_both``, ``raise_arms``, ``clap``, ``jump``, ``kick``, ``march``) are distinct for both streams.
 
 ``twostream.datasets.synth`` renders them; ``PIXEL_PAIRS`` and ``SKELETON_PAIRS`` name the pairs above.
+
+Interactions (``INTERACTIONS``, not in the default class list; ask for them with ``--classes``) have a second
+person. In ``handshake``, ``push`` and ``hug`` the main actor (on the left, larger) does the very same thing — it
+reaches out towards its partner — and only the partner's answer tells the class: shakes the hand, is pushed
+back, hugs. A keypoint model that reads one person sees three identical classes. ``point`` has one actor and a
+smaller bystander walking through the background, so a model that reads the bystander is misled.
 """
 
 from __future__ import annotations
@@ -34,17 +40,31 @@ class Action:
     pose: ActionFn
     hz: float
     flag: tuple[int, int, int] | None = None
+    partner: ActionFn | None = None
+    """The second actor's pose (two-actor classes); it stands on the main actor's left (larger x)."""
+    gap: Callable[[float, float], float] | None = None
+    """(phase, amp) -> distance between the two actors' feet in body units."""
+    bystander: bool = False
+    """A smaller person walks through the background."""
+
+    @property
+    def people(self) -> int:
+        return 1 + (self.partner is not None) + self.bystander
 
 
 ACTIONS: dict[str, Action] = {}
+INTERACTIONS: dict[str, Action] = {}
 
 
-def _action(hz: float, flag: tuple[int, int, int] | None = None, name: str | None = None):
+def _action(hz: float, flag: tuple[int, int, int] | None = None, name: str | None = None, *,
+            partner: ActionFn | None = None, gap: Callable[[float, float], float] | None = None,
+            bystander: bool = False):
     def register(fn: ActionFn) -> ActionFn:
         key = name or fn.__name__
-        if key in ACTIONS:
+        if key in ACTIONS or key in INTERACTIONS:
             raise ValueError(f"action {key!r} is already registered")
-        ACTIONS[key] = Action(key, fn, hz, flag)
+        action = Action(key, fn, hz, flag, partner, gap, bystander)
+        (INTERACTIONS if partner is not None or bystander else ACTIONS)[key] = action
         return fn
     return register
 
@@ -129,11 +149,46 @@ def march(phase: float, amp: float) -> Pose:
                 l_shoulder=0.15 + 0.2 * max(0, s), r_elbow=0.5 * max(0, -s), l_elbow=0.5 * max(0, s))
 
 
+def _reach(phase: float, amp: float) -> Pose:
+    """The main actor of every interaction: the near (left, +x) arm reaches out to the partner and back."""
+    c = amp * _closing(phase)
+    return Pose(l_shoulder=0.3 + 1.15 * c, l_elbow=0.35 * (1 - c))
+
+
+def _shake_back(phase: float, amp: float) -> Pose:
+    c = amp * _closing(phase)
+    pump = 0.35 * c * math.sin(3 * _TAU * phase)
+    return Pose(r_shoulder=0.3 + 1.15 * c + pump, r_elbow=0.35 * (1 - c) - pump)
+
+
+def _pushed(phase: float, amp: float) -> Pose:
+    c = amp * _closing(phase)
+    return Pose(torso_tilt=0.4 * c, r_shoulder=0.15 + 0.9 * c, l_shoulder=0.15 + 1.4 * c, l_elbow=0.6 * c,
+                r_hip=0.06 + 0.25 * c, r_knee=-0.3 * c)
+
+
+def _hug_back(phase: float, amp: float) -> Pose:
+    c = amp * _closing(phase)
+    return Pose(r_shoulder=0.2 + 1.4 * c, r_elbow=-0.9 * c, l_shoulder=0.2 + 2.2 * c, l_elbow=-1.2 * c)
+
+
+_action(hz=0.9, name="handshake", partner=_shake_back, gap=lambda phase, amp: 0.85)(_reach)
+_action(hz=0.9, name="push", partner=_pushed, gap=lambda phase, amp: 0.85 + 0.3 * amp * _closing(phase))(_reach)
+_action(hz=0.9, name="hug", partner=_hug_back, gap=lambda phase, amp: 0.85 - 0.1 * amp * _closing(phase))(_reach)
+
+
+@_action(hz=0.8, bystander=True)
+def point(phase: float, amp: float) -> Pose:
+    c = amp * _closing(phase)
+    return Pose(r_shoulder=0.2 + 1.35 * c, r_elbow=0.1)
+
+
 def get_action(name: str) -> Action:
-    """The registered action called ``name``; ValueError naming the available ones otherwise."""
-    if name not in ACTIONS:
-        raise ValueError(f"unknown action {name!r}; available: {', '.join(ACTIONS)}")
-    return ACTIONS[name]
+    """The registered action (or interaction) called ``name``; ValueError naming the available ones otherwise."""
+    found = ACTIONS.get(name) or INTERACTIONS.get(name)
+    if found is None:
+        raise ValueError(f"unknown action {name!r}; available: {', '.join([*ACTIONS, *INTERACTIONS])}")
+    return found
 
 
 # Class pairs that make fusion worth having (see the module docstring); ``synth`` records them in synth.json.

@@ -6,7 +6,8 @@ live in ``twostream.datasets.actions``; this module renders them and writes the 
 Layout written by ``generate(out, ...)``::
 
     OUT/<class>/v_<class>_gGG_cCC.avi          MJPG, 25 fps; group GG = one actor (same look), clip CC
-    OUT/<class>/v_<class>_gGG_cCC.joints.npy   float32 (T, J, 2) pixel x, y of the drawn joints
+    OUT/<class>/v_<class>_gGG_cCC.joints.npy   float32 (T, J, 2) pixel x, y of the drawn joints (main actor)
+    OUT/<class>/v_<class>_gGG_cCC.people.npy   interactions only: float32 (T, P, J, 2), main actor first
     OUT/classInd.txt  trainlist01.txt  testlist01.txt   UCF101 split files (whole groups go to test)
     OUT/joints.json   {"format_version", "joints": [J names, MediaPipe spelling]}
     OUT/synth.json    seed, classes and parameters of the run
@@ -49,12 +50,16 @@ class Clip:
     noise: float           # std of Gaussian pixel noise (0..255 scale)
     shake: float           # std of camera shake in pixels
     occluder: tuple[int, int, int, int, int, int]  # x, y, w, h, first frame, last frame (w = 0: none)
+    frames: int = 0        # clip length (the bystander crosses the frame once)
+    walk_right: bool = True  # the bystander's direction
 
 
 def _random_clip(rng: np.random.Generator, action: Action, size: tuple[int, int], frames: int) -> Clip:
     width, height = size
     scale = height * rng.uniform(0.60, 0.68)
     ground = (width * rng.uniform(0.5 - 0.18, 0.5 + 0.18), height * rng.uniform(0.93, 0.97))
+    if action.partner is not None:  # the pair, not the main actor, is centred
+        ground = (width / 2 - 0.42 * scale + width * rng.uniform(-0.05, 0.05), ground[1])
     occluder = (0, 0, 0, 0, 0, 0)
     if rng.random() < 0.5:  # a box over a small part of the body for a few frames
         w, h = (int(scale * rng.uniform(0.08, 0.16)) for _ in range(2))
@@ -63,18 +68,46 @@ def _random_clip(rng: np.random.Generator, action: Action, size: tuple[int, int]
         start = int(rng.integers(0, max(1, frames - 4)))
         occluder = (x, y, w, h, start, start + int(rng.integers(2, 7)))
     return Clip(scale=scale, ground=ground, hz=action.hz * rng.uniform(0.8, 1.25), phase=rng.uniform(0, 1),
-                amp=rng.uniform(0.85, 1.1), noise=rng.uniform(0, 5), shake=rng.uniform(0, 1.2), occluder=occluder)
+                amp=rng.uniform(0.85, 1.1), noise=rng.uniform(0, 5), shake=rng.uniform(0, 1.2), occluder=occluder,
+                frames=frames, walk_right=bool(rng.random() < 0.5))
 
 
-def _frames(action: Action, look: Look, background: np.ndarray, clip: Clip, rng: np.random.Generator,
+_PARTNER_SCALE = 0.85  # the partner stands a little further back: the main actor is the larger one
+_BYSTANDER_SCALE = 0.5
+
+
+def _others(action: Action, clip: Clip, looks: Sequence[Look], t: int, width: int,
+            dx: float, dy: float) -> list[tuple[dict[str, np.ndarray], Look, float]]:
+    """The partner and / or bystander of frame ``t``, drawn before the main actor: (points, look, scale)."""
+    phase = clip.phase + clip.hz * t / FPS
+    people = []
+    if action.bystander:  # walks across the background, one side to the other over the clip
+        across = t / max(1, clip.frames - 1)
+        x = width * (-0.05 + 1.1 * (across if clip.walk_right else 1 - across)) + dx
+        scale = clip.scale * _BYSTANDER_SCALE
+        pose = ACTIONS["march"].pose(1.4 * t / FPS, 1.0)
+        people.append((skeleton_points(looks[-1], pose, (x, clip.ground[1] * 0.72 + dy), scale), looks[-1], scale))
+    if action.partner is not None:
+        x = clip.ground[0] + action.gap(phase, clip.amp) * clip.scale + dx
+        scale = clip.scale * _PARTNER_SCALE
+        pts = skeleton_points(looks[1], action.partner(phase, clip.amp), (x, clip.ground[1] + dy), scale)
+        people.append((pts, looks[1], scale))
+    return people
+
+
+def _frames(action: Action, looks: Sequence[Look], background: np.ndarray, clip: Clip, rng: np.random.Generator,
             frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (frame (H, W, 3) uint8 BGR, joints (J, 2) float32 pixels) for each frame."""
+    """Yield (frame (H, W, 3) uint8 BGR, joints (P, J, 2) float32 pixels, main actor first) for each frame."""
+    look = looks[0]
     for t in range(frames):
         pose = action.pose(clip.phase + clip.hz * t / FPS, clip.amp)
         dx, dy = rng.normal(0, clip.shake, 2) if clip.shake > 0 else (0.0, 0.0)
         ground = (clip.ground[0] + dx, clip.ground[1] + dy)
         pts = skeleton_points(look, pose, ground, clip.scale)
         img = np.roll(background, (int(round(dy)), int(round(dx))), axis=(0, 1))
+        others = _others(action, clip, looks, t, img.shape[1], dx, dy)
+        for other_pts, other_look, other_scale in others:
+            draw_figure(img, other_pts, other_look, other_scale)
         draw_figure(img, pts, look, clip.scale)
         if action.flag is not None:
             draw_flag(img, pts, "right", action.flag, clip.scale)
@@ -83,7 +116,7 @@ def _frames(action: Action, look: Look, background: np.ndarray, clip: Clip, rng:
             cv2.rectangle(img, (x, y), (x + w, y + h), (90, 90, 90), -1)
         if clip.noise > 0:
             img = np.clip(img + rng.normal(0, clip.noise, img.shape), 0, 255).astype(np.uint8)  # (H, W, 3)
-        yield img, joint_array(pts)
+        yield img, np.stack([joint_array(pts), *(joint_array(p) for p, _, _ in others[::-1])])
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -93,7 +126,7 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _write_clip(path: Path, stream: Iterator[tuple[np.ndarray, np.ndarray]], size: tuple[int, int]) -> np.ndarray:
-    """Encode the frames as MJPG under a temporary name, then move it into place; returns (T, J, 2) joints."""
+    """Encode the frames as MJPG under a temporary name, then move it into place; returns (T, P, J, 2) joints."""
     tmp = path.with_name(f".{path.stem}.part{path.suffix}")  # keeps .avi: OpenCV picks the container by suffix
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
     if not writer.isOpened():
@@ -106,7 +139,7 @@ def _write_clip(path: Path, stream: Iterator[tuple[np.ndarray, np.ndarray]], siz
     finally:
         writer.release()
     os.replace(tmp, path)
-    return np.stack(joints)  # (T, J, 2)
+    return np.stack(joints)  # (T, P, J, 2)
 
 
 def render_video(action: str, path: str | os.PathLike, *, seed: int, frames: int = 40,
@@ -116,6 +149,13 @@ def render_video(action: str, path: str | os.PathLike, *, seed: int, frames: int
     ``size`` is (width, height). The actor's look and scene come from ``seed`` unless ``look`` is given. The
     joints are returned, not written; ``generate`` saves them beside each video.
     """
+    return render_people(action, path, seed=seed, frames=frames, size=size, look=look)[:, 0]
+
+
+def render_people(action: str, path: str | os.PathLike, *, seed: int, frames: int = 40,
+                  size: tuple[int, int] = DEFAULT_SIZE, look: Look | None = None) -> np.ndarray:
+    """``render_video`` returning every person's joints: float32 (T, P, J, 2), the main actor first, then the
+    partner and / or the bystander of an interaction class."""
     _check_size(size, frames)
     look = look if look is not None else random_look(np.random.default_rng([seed, 1]))
     return _render(get_action(action), Path(path), look=look, scene_key=[seed, 2],
@@ -127,8 +167,9 @@ def _render(action: Action, path: Path, *, look: Look, scene_key: list[int], cli
     rng = np.random.default_rng(clip_key)
     clip = _random_clip(rng, action, size, frames)
     background = draw_background(np.random.default_rng(scene_key), size, clip.ground[1])
+    others = [random_look(np.random.default_rng([*clip_key, 3, p])) for p in range(action.people - 1)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _write_clip(path, _frames(action, look, background, clip, rng, frames), size)
+    return _write_clip(path, _frames(action, [look, *others], background, clip, rng, frames), size)
 
 
 def _check_size(size: Sequence[int], frames: int) -> None:
@@ -198,9 +239,11 @@ def generate(out: str | os.PathLike, *, videos_per_class: int = 6, seed: int = 0
     for label, name in enumerate(names, start=1):
         for g, c in clips:
             rel = f"{name}/v_{name}_g{g:02d}_c{c:02d}.avi"
-            joints = _render(ACTIONS[name], root / rel, look=looks[g], scene_key=[seed, g, 2],
+            joints = _render(get_action(name), root / rel, look=looks[g], scene_key=[seed, g, 2],
                              clip_key=[seed, zlib.crc32(name.encode()), g, c], frames=frames, size=size)
-            _write_atomic((root / rel).with_suffix(".joints.npy"), lambda tmp: np.save(tmp, joints))
+            _write_atomic((root / rel).with_suffix(".joints.npy"), lambda tmp: np.save(tmp, joints[:, 0]))
+            if joints.shape[1] > 1:  # every person of an interaction, main actor first: (T, P, J, 2)
+                _write_atomic((root / rel).with_suffix(".people.npy"), lambda tmp: np.save(tmp, joints))
             (test if g in test_groups else train).append((rel, label))
             if progress is not None:
                 progress(len(train) + len(test), total)

@@ -24,7 +24,10 @@ import numpy as np
 import torch
 
 from twostream.errors import CheckpointError
+from twostream.fusion.features import FrameFeatureCache, is_frame_wise
 from twostream.fusion.late import mode_from_dict
+from twostream.pose.backends import PoseConfig
+from twostream.pose.cache import select_persons
 from twostream.streams.base import InputSpec, Stream
 from twostream.streams.checkpoint import atomic_path, load_model, write_text
 from twostream.streams.inference import open_run
@@ -65,12 +68,17 @@ class RunPredictor:
         self.models, self.classes, self.fusion = dict(models), tuple(classes), fusion
         self.device = torch.device(device)
         self.specs: dict[str, InputSpec] = {m.input_spec.key: m.input_spec for m in self.models.values()}
+        self._caches = {role: FrameFeatureCache(m) for role, m in self.models.items() if is_frame_wise(m)}
+        self.frame_wise = frozenset(self.models[role].input_spec.key for role in self._caches)
+        """Input keys whose stream computes features per frame: ``predict_window(..., frames=)`` reuses them."""
 
     @torch.inference_mode()
     def stream_probs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        """Per-stream softmax ``(B, C)`` from a batch holding the keys ``specs`` names."""
+        """Per-stream softmax ``(B, C)`` of the streams whose input key ``batch`` holds."""
         out = {}
         for role, model in self.models.items():
+            if model.input_spec.key not in batch:
+                continue
             x = batch[model.input_spec.key].to(self.device)
             out[role] = model(x).float().softmax(1).cpu().numpy()  # (B, C)
         return out
@@ -83,10 +91,15 @@ class RunPredictor:
             return next(iter(probs.values()))
         return self.fusion.fuse(probs, {"detected_fraction": detected})
 
-    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None) -> Prediction:
-        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, V, 4).
+    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None,
+                       frames: Mapping[str, np.ndarray] | None = None) -> Prediction:
+        """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, M, V, 4) or
+        (T, V, 4).
 
         MediaPipe-33 keypoints are reduced to COCO-17 when the pose stream was trained on that layout.
+        ``frames`` (input key → (T,) source frame indices of the window, as the live buffers give them) lets a
+        frame-wise stream (``frame_wise``) reuse the features of frames it has seen: only new frames go through
+        its backbone (equal to the clip path within float error).
         """
         batch: dict[str, torch.Tensor] = {}
         if "video" in self.specs:
@@ -96,18 +109,26 @@ class RunPredictor:
         detected = None
         if "keypoints" in self.specs:
             if keypoints is None:
-                raise ValueError("this run has a pose stream: pass keypoints (T, V, 4)")
-            kp = to_layout(np.asarray(keypoints, dtype=np.float32), self.specs["keypoints"].layout)
+                raise ValueError("this run has a pose stream: pass keypoints (T, M, V, 4)")
+            spec = self.specs["keypoints"]
+            kp = select_persons(to_layout(np.asarray(keypoints, dtype=np.float32), spec.layout),
+                                getattr(spec, "persons", None))  # (T, [M,] V, 4) as the model takes it
             batch["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp))[None]  # (1, T, V, 4)
             detected = detected_fraction(batch["keypoints"]).numpy()  # (1,)
-        probs = self.stream_probs(batch)
+        probs = {}
+        for role, cache in self._caches.items():
+            key = self.models[role].input_spec.key
+            if frames is not None and key in frames:
+                logits = cache.logits(frames[key], batch.pop(key)[0].to(self.device))  # (1, C)
+                probs[role] = logits.float().softmax(1).cpu().numpy()
+        probs.update(self.stream_probs(batch))  # the clip path for the rest
         fused = self.combine(probs, detected)[0]
         return Prediction(fused, {k: v[0] for k, v in probs.items()},
                           None if detected is None else float(detected[0]))
 
-    def predict_video(self, path: str | Path, *, model_complexity: int = 1) -> Prediction:
+    def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
-        from a fresh cache, else extracted on the fly from those frames with MediaPipe."""
+        from a fresh cache, else pose + tracking (``pose``) on those frames now."""
         from twostream.datasets.transforms import frames_to_tensor
         from twostream.datasets.video import probe, read_clip
 
@@ -120,21 +141,24 @@ class RunPredictor:
         if "keypoints" in self.specs:
             spec = self.specs["keypoints"]
             indices = spec.sampling.indices(num_frames, spec.clip_len)
-            keypoints = _keypoints_of(path, indices, model_complexity)  # (T, 33, 4)
+            keypoints = _keypoints_of(path, indices, pose)  # (T, M, V, 4)
         return self.predict_window(video, keypoints)
 
 
-def _keypoints_of(path: str | Path, indices: np.ndarray, model_complexity: int) -> np.ndarray:
+def _keypoints_of(path: str | Path, indices: np.ndarray, pose: PoseConfig) -> np.ndarray:
+    """(T, M, V, 4) from the video's fresh cache, else pose + tracking on just those frames."""
     from twostream.datasets.video import read_clip
-    from twostream.pose.cache import cache_path_for, is_fresh, keypoints_at, load_cache
+    from twostream.pose.cache import keypoints_at, load_fresh
+    from twostream.pose.extract import track_video
+    from twostream.pose.tracking import PoseStream
 
-    if is_fresh(path):
-        return keypoints_at(load_cache(cache_path_for(path)), indices)
-    from twostream.pose.landmarks import PoseEstimator
-
+    cache = load_fresh(path)
+    if cache is not None:
+        return keypoints_at(cache, indices)
     clip = read_clip(path, indices)
-    with PoseEstimator(model_complexity=model_complexity) as estimator:
-        return np.stack([estimator.process(frame).landmarks for frame in clip.frames])  # (T, 33, 4)
+    with PoseStream(pose) as stream:
+        _, tracked = track_video(stream, clip.frames, fps=1000 / 40)  # frames 40 ms apart: Tasks needs a clock
+    return np.stack([t.keypoints for t in tracked])  # (T, M, V, 4)
 
 
 def top_classes(probs: np.ndarray, classes: tuple[str, ...], k: int = 5) -> list[tuple[str, float]]:

@@ -2,38 +2,52 @@
 
 One ``np.savez_compressed`` archive, no pickles, keys = the fields of ``PoseCache`` (see the README section
 "Keypoint cache format"). Written to a temporary file in the same folder and renamed into place, so a killed
-run never leaves a half-written cache; a cache whose video changed size or mtime is stale.
+run never leaves a half-written cache; a cache whose video changed is stale (``stamp_matches``: same size, and
+same mtime or same content digest, so a dataset copied with ``cp -r`` keeps its caches fresh). Version 1 (one
+person from the legacy ``mp.solutions`` API) still loads, as M = 1, with an ``OldCacheWarning``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import uuid
+import warnings
 import zipfile
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from twostream.errors import CacheError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".pose.npz"
 _TMP_SUFFIX = ".tmp"
+_V1_MODELS = {0: "lite", 1: "full", 2: "heavy"}  # v1's model_complexity → the model name
+
+
+class OldCacheWarning(UserWarning):
+    """A version-1 cache was read (as M = 1)."""
 
 
 @dataclass(frozen=True)
 class PoseCache:
-    """MediaPipe keypoints of one video, for every processed frame (every ``every``-th frame)."""
+    """Tracked keypoints of up to M persons of one video, for every processed frame (every ``every``-th)."""
 
-    landmarks: np.ndarray
-    """float32 (N, 33, 4): x, y normalised to the frame, z, visibility; zeros where ``detected`` is False."""
+    keypoints: np.ndarray
+    """float32 (N, M, V, 4): x, y normalised to the frame, z, visibility; an empty slot is zeros. Slot 0 is the
+    main actor (the track present longest and largest)."""
     world: np.ndarray
-    """float32 (N, 33, 4): world landmarks in metres (x, y, z) and visibility; zeros where not detected."""
+    """float32 (N, M, V, 4): world landmarks in metres (x, y, z) and visibility; zeros for an empty slot."""
+    scores: np.ndarray
+    """float32 (N, M): the backend's score of each person; 0 for an empty slot."""
+    track_ids: np.ndarray
+    """int64 (N, M): the track each slot holds (stable across frames), -1 for an empty slot."""
     frame_indices: np.ndarray
     """int64 (N,): the video frame each row comes from, increasing."""
-    detected: np.ndarray
-    """bool (N,): a person was found in that frame."""
     fps: float
     num_frames: int
     """Frames decoded from the video (may be fewer than its header claims when it is truncated)."""
@@ -41,23 +55,52 @@ class PoseCache:
     height: int
     every: int
     """Every ``every``-th frame was processed."""
-    model_complexity: int
+    backend: str
+    """The pose backend that produced it (``mediapipe``; ``mediapipe.solutions.pose`` for a v1 cache)."""
+    model: str
+    """``full`` | ``lite`` | ``heavy`` | the ``.task`` file name."""
     mediapipe_version: str
     video_size: int
     """Size in bytes of the source video when extracted (stale check)."""
     video_mtime_ns: int
     """Modification time of the source video in ns when extracted (stale check)."""
-    extractor: str = "mediapipe.solutions.pose"
     layout: str = "mediapipe33"
     format_version: int = FORMAT_VERSION
+    video_digest: str = ""
+    """``video_digest`` of the source video (its content stamp; empty in caches written before it existed)."""
+
+    @classmethod
+    def from_single(cls, landmarks: np.ndarray, world: np.ndarray, detected: np.ndarray, *,
+                    backend: str = "mediapipe", model: str = "full", **fields) -> PoseCache:
+        """One person per frame, ``landmarks`` / ``world`` (N, V, 4) and ``detected`` (N,), as M = 1."""
+        detected = np.asarray(detected, bool)  # (N,)
+        return cls(keypoints=np.asarray(landmarks, np.float32)[:, None], world=np.asarray(world, np.float32)[:, None],
+                   scores=detected[:, None].astype(np.float32), track_ids=np.where(detected, 0, -1)[:, None],
+                   backend=backend, model=model, **fields)
+
+    @property
+    def persons(self) -> int:
+        """M, the person slots per frame."""
+        return self.keypoints.shape[1]
+
+    @property
+    def detected(self) -> np.ndarray:
+        """bool (N,): at least one person in that frame."""
+        return (self.track_ids >= 0).any(axis=1)
+
+    @property
+    def person_counts(self) -> np.ndarray:
+        """int (N,): persons found in each frame."""
+        return (self.track_ids >= 0).sum(axis=1)
 
     @property
     def detected_fraction(self) -> float:
-        return float(self.detected.mean()) if len(self.detected) else 0.0
+        return float(self.detected.mean()) if len(self.frame_indices) else 0.0
 
 
 _KEYS = tuple(f.name for f in fields(PoseCache))
-_ARRAYS = {"landmarks", "world", "frame_indices", "detected"}
+_ARRAYS = {"keypoints", "world", "scores", "track_ids", "frame_indices"}
+_OPTIONAL = {"video_digest": ""}  # added within format 2: older files read with the default
 
 
 def cache_path_for(video: str | os.PathLike) -> Path:
@@ -95,13 +138,23 @@ def save_cache(cache: PoseCache, path: str | os.PathLike) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
 
 
+def _from_v1(values: dict) -> PoseCache:
+    """A version-1 cache (one person, ``landmarks`` (N, 33, 4) + ``detected``) as M = 1."""
+    scalars = {key: values[key].item() for key in _KEYS if key in values and key not in _ARRAYS}
+    scalars.pop("format_version", None)
+    return PoseCache.from_single(
+        values["landmarks"], values["world"], values["detected"], frame_indices=values["frame_indices"],
+        backend=str(values["extractor"]), model=_V1_MODELS.get(int(values["model_complexity"]), "full"), **scalars)
+
+
 def load_cache(path: str | os.PathLike) -> PoseCache:
-    """Read a cache; ``CacheError`` naming the file and the fix for corrupt, old or foreign files."""
+    """Read a cache (version 1 loads as M = 1); ``CacheError`` naming the file and the fix for bad files."""
     path = Path(path)
     fix = f"re-create it with `twostream extract {path.parent} --force`"
     if not path.is_file():
@@ -109,19 +162,31 @@ def load_cache(path: str | os.PathLike) -> PoseCache:
     try:
         with np.load(path, allow_pickle=False) as data:
             values = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        version = int(values["format_version"]) if "format_version" in values else None
+        if version == 1:
+            cache = _from_v1(values)
+            warnings.warn(f"keypoint cache {path} is format 1 (one person, legacy MediaPipe): read as M = 1; "
+                          f"`twostream extract {path.parent} --force` upgrades it", OldCacheWarning, stacklevel=2)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
         raise CacheError(f"keypoint cache {path} is unreadable ({exc}); {fix}") from exc
-    version = int(values["format_version"]) if "format_version" in values else None
+    if version == 1:
+        return _checked(cache, path, fix)
     if version != FORMAT_VERSION:
         raise CacheError(f"keypoint cache {path} has format_version {version}, this twostream reads "
-                         f"{FORMAT_VERSION}; {fix}")
-    missing = [key for key in _KEYS if key not in values]
+                         f"1 and {FORMAT_VERSION}; {fix}")
+    missing = [key for key in _KEYS if key not in values and key not in _OPTIONAL]
     if missing:
         raise CacheError(f"keypoint cache {path} lacks {', '.join(missing)}; {fix}")
-    kwargs = {key: values[key] if key in _ARRAYS else values[key].item() for key in _KEYS}
-    cache = PoseCache(**kwargs)
-    n = len(cache.frame_indices)
-    if cache.landmarks.shape != (n, 33, 4) or cache.world.shape != (n, 33, 4) or cache.detected.shape != (n,):
+    kwargs = {key: values[key] if key in _ARRAYS else values[key].item() if key in values else _OPTIONAL[key]
+              for key in _KEYS}
+    return _checked(PoseCache(**kwargs), path, fix)
+
+
+def _checked(cache: PoseCache, path: Path, fix: str) -> PoseCache:
+    n, m = len(cache.frame_indices), cache.track_ids.shape[-1] if cache.track_ids.ndim == 2 else -1
+    v = cache.keypoints.shape[2] if cache.keypoints.ndim == 4 else -1
+    if (m < 1 or v < 1 or cache.keypoints.shape != (n, m, v, 4) or cache.world.shape != (n, m, v, 4)
+            or cache.scores.shape != (n, m) or cache.track_ids.shape != (n, m)):
         raise CacheError(f"keypoint cache {path} has inconsistent shapes; {fix}")
     return cache
 
@@ -132,11 +197,39 @@ def video_stamp(video: str | os.PathLike) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def load_fresh(video: str | os.PathLike, *, model_complexity: int | None = None,
-               every: int | None = None) -> PoseCache | None:
-    """The cache of ``video`` when it is readable and made from this very file (same size and mtime), else None.
+def video_digest(video: str | os.PathLike) -> str:
+    """The content stamp of a video: BLAKE2b of its size and its first and last MiB (cheap on any dataset,
+    unchanged by a copy)."""
+    size, mtime_ns = video_stamp(video)
+    return _digest(str(Path(video).resolve()), size, mtime_ns)
 
-    Passing ``model_complexity`` / ``every`` also requires the cache to have been made with those settings.
+
+@lru_cache(maxsize=65536)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 2 << 20:
+            f.seek(-(1 << 20), os.SEEK_END)
+            h.update(f.read(1 << 20))
+    return h.hexdigest()
+
+
+def stamp_matches(cache: PoseCache, video: str | os.PathLike) -> bool:
+    """True when ``cache`` was made from this very video: same size and mtime, or (a copied dataset, new
+    mtimes) same size and content digest."""
+    size, mtime_ns = video_stamp(video)
+    if cache.video_size != size:
+        return False
+    return cache.video_mtime_ns == mtime_ns or (bool(cache.video_digest) and cache.video_digest == video_digest(video))
+
+
+def load_fresh(video: str | os.PathLike, *, model: str | None = None, every: int | None = None,
+               persons: int | None = None) -> PoseCache | None:
+    """The cache of ``video`` when it is readable and made from this very file (``stamp_matches``), else None.
+
+    Passing ``model`` / ``every`` / ``persons`` also requires the cache to have been made with those settings
+    (a v1 cache, one person from the legacy API, never matches a ``model``: extracting again upgrades it).
     """
     path = cache_path_for(video)
     if not path.is_file():
@@ -145,41 +238,55 @@ def load_fresh(video: str | os.PathLike, *, model_complexity: int | None = None,
         cache = load_cache(path)
     except CacheError:
         return None
-    if (cache.video_size, cache.video_mtime_ns) != video_stamp(video):
+    if not stamp_matches(cache, video):
         return None
-    if model_complexity is not None and cache.model_complexity != model_complexity:
+    if model is not None and (cache.model != model_name(model) or cache.backend == "mediapipe.solutions.pose"):
         return None
     if every is not None and cache.every != every:
+        return None
+    if persons is not None and cache.persons != persons:
         return None
     return cache
 
 
-def is_fresh(video: str | os.PathLike, *, model_complexity: int | None = None, every: int | None = None) -> bool:
+def model_name(model: str) -> str:
+    """What a cache records for ``--pose-model``: the name, or a bundle's file name."""
+    return model if "/" not in model and not model.endswith(".task") else Path(model).name
+
+
+def is_fresh(video: str | os.PathLike, *, model: str | None = None, every: int | None = None,
+             persons: int | None = None) -> bool:
     """True when ``video`` has an up-to-date cache (see ``load_fresh``)."""
-    return load_fresh(video, model_complexity=model_complexity, every=every) is not None
+    return load_fresh(video, model=model, every=every, persons=persons) is not None
 
 
-def keypoints_at(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
-    """Keypoints for any video frame indices: float32 ``(T, 33, 4)`` from the nearest processed frame.
-
-    With ``--every K`` only every K-th frame was processed; an index in between takes the closest one (ties
-    go to the earlier frame). Frames where no person was detected are zeros.
-    """
+def nearest_rows(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
+    """int (T,): the processed row nearest to each video frame index (ties: the earlier); needs a row."""
     wanted = np.asarray(frame_indices, dtype=np.int64).reshape(-1)  # (T,)
     processed = cache.frame_indices
-    if len(processed) == 0:
-        return np.zeros((len(wanted), 33, 4), np.float32)
     right = np.clip(np.searchsorted(processed, wanted), 0, len(processed) - 1)  # (T,)
     left = np.clip(right - 1, 0, len(processed) - 1)  # (T,)
     nearer_left = np.abs(wanted - processed[left]) <= np.abs(processed[right] - wanted)
-    rows = np.where(nearer_left, left, right)  # (T,)
-    out = cache.landmarks[rows].astype(np.float32, copy=True)  # (T, 33, 4)
-    out[~cache.detected[rows]] = 0.0
+    return np.where(nearer_left, left, right)
+
+
+def keypoints_at(cache: PoseCache, frame_indices: np.ndarray) -> np.ndarray:
+    """Keypoints for any video frame indices: float32 ``(T, M, V, 4)`` from the nearest processed frame.
+
+    With ``--every K`` only every K-th frame was processed; an index in between takes the closest one (ties
+    go to the earlier frame). Empty person slots are zeros.
+    """
+    wanted = np.asarray(frame_indices, dtype=np.int64).reshape(-1)  # (T,)
+    if len(cache.frame_indices) == 0:
+        return np.zeros((len(wanted), *cache.keypoints.shape[1:]), np.float32)
+    rows = nearest_rows(cache, wanted)  # (T,)
+    out = cache.keypoints[rows].astype(np.float32, copy=True)  # (T, M, V, 4)
+    out[cache.track_ids[rows] < 0] = 0.0
     return out
 
 
 def load_keypoints(video: str | os.PathLike, frame_indices: np.ndarray) -> np.ndarray:
-    """``(T, 33, 4)`` keypoints of ``video`` at ``frame_indices`` from its fresh cache.
+    """``(T, M, V, 4)`` keypoints of ``video`` at ``frame_indices`` from its fresh cache.
 
     The ``load_keypoints`` that ``ClipDataset`` takes. ``CacheError`` naming the fix when the cache is missing
     or stale.
@@ -188,3 +295,21 @@ def load_keypoints(video: str | os.PathLike, frame_indices: np.ndarray) -> np.nd
     if cache is None:
         raise CacheError(f"no up-to-date keypoint cache for {video}; run `twostream extract {Path(video).parent}`")
     return keypoints_at(cache, frame_indices)
+
+
+def select_persons(keypoints: np.ndarray, persons: int | None) -> np.ndarray:
+    """``(T, M, V, 4)`` (or a single-person ``(T, V, 4)``) → what a model takes.
+
+    ``persons=None``: the main actor only, ``(T, V, 4)`` (slot 0; single-person models). An int: ``(T, persons,
+    V, 4)``, extra slots cut, missing ones zeros.
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    if keypoints.ndim == 3:
+        keypoints = keypoints[:, None]  # (T, 1, V, 4)
+    if keypoints.ndim != 4:
+        raise ValueError(f"keypoints must be (T, M, V, 4) or (T, V, 4), got shape {keypoints.shape}")
+    if persons is None:
+        return keypoints[:, 0]
+    out = np.zeros((len(keypoints), persons, *keypoints.shape[2:]), np.float32)  # (T, persons, V, 4)
+    out[:, :keypoints.shape[1]] = keypoints[:, :persons]
+    return out

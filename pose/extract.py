@@ -7,6 +7,7 @@ and the run goes on). Returns an ``ExtractReport`` and writes it as JSON at the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -14,7 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -22,8 +23,10 @@ from twostream.datasets.folder import is_video
 from twostream.datasets.video import iter_frames, probe
 from twostream.errors import VideoReadError
 from twostream.resources import die_with_parent
-from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, remove_stale_temps, save_cache,
-                                  temp_path_for, video_stamp)
+from twostream.pose.backends import PoseConfig
+from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, model_name, remove_stale_temps, save_cache,
+                                  temp_path_for, video_digest, video_stamp)
+from twostream.pose.tracking import PoseStream, Tracked, rank_slots
 
 Status = Literal["extracted", "skipped", "failed"]
 REPORT_NAME = "extract-report.json"
@@ -39,8 +42,8 @@ class ExtractConfig:
     """(i, n), 1-based: this machine takes videos i-1, i-1+n, i-1+2n, … of the sorted list."""
     every: int = 1
     """Process every K-th frame (others map to the nearest processed one when read)."""
-    model_complexity: int = 1
-    """MediaPipe Pose model: 0 lite, 1 full, 2 heavy."""
+    pose: PoseConfig = PoseConfig()
+    """Backend, model (``--pose-model``) and persons per frame (``--persons``)."""
     force: bool = False
     """Redo videos whose cache is up to date."""
 
@@ -52,8 +55,6 @@ class ExtractConfig:
             raise ValueError(f"shard must be I/N with 1 <= I <= N, got {i}/{n}")
         if self.every < 1:
             raise ValueError(f"every must be >= 1 (1 = every frame), got {self.every}")
-        if self.model_complexity not in (0, 1, 2):
-            raise ValueError(f"model_complexity must be 0, 1 or 2, got {self.model_complexity}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class VideoResult:
     """Frames processed (or held by the skipped cache)."""
     detected_fraction: float
     reason: str = ""
+    frames_1plus: int = 0
+    """Processed frames with at least one person."""
+    frames_2plus: int = 0
+    """Processed frames with at least two persons."""
 
 
 @dataclass(frozen=True)
@@ -116,45 +121,69 @@ def shard_videos(videos: list[Path], shard: tuple[int, int]) -> list[Path]:
     return videos[i - 1::n]
 
 
-def extract_video(video: str | os.PathLike, *, every: int = 1, model_complexity: int = 1) -> PoseCache:
-    """Run MediaPipe Pose (tracking mode, one landmarker) over ``video``; ``VideoReadError`` when unreadable."""
-    from twostream.pose.landmarks import EXTRACTOR, PoseEstimator, mediapipe_version
+def track_video(stream: PoseStream, frames: Iterable[np.ndarray], fps: float,
+                every: int = 1) -> tuple[list[int], list[Tracked]]:
+    """Every ``every``-th frame through ``stream``; (frame indices, tracked frames)."""
+    indices, tracked = [], []
+    for index, frame in enumerate(frames):
+        if index % every == 0:
+            tracked.append(stream.process(frame, round(index * 1000 / (fps or 30.0))))
+            indices.append(index)
+    return indices, tracked
+
+
+def extract_video(video: str | os.PathLike, *, every: int = 1, pose: PoseConfig = PoseConfig()) -> PoseCache:
+    """Tracked keypoints of up to ``pose.persons`` people in ``video``; ``VideoReadError`` when unreadable."""
+    from twostream.pose.mediapipe_tasks import mediapipe_version
 
     size, mtime_ns = video_stamp(video)  # before decoding: a video changed meanwhile then reads as stale
+    digest = video_digest(video)
     info = probe(video)
-    landmarks, world, indices, detected = [], [], [], []
     num_frames = 0
-    with PoseEstimator(model_complexity) as estimator:
-        for index, frame in enumerate(iter_frames(video)):
-            num_frames = index + 1
-            if index % every:
-                continue
-            result = estimator.process(frame)
-            landmarks.append(result.landmarks)
-            world.append(result.world)
-            detected.append(result.detected)
-            indices.append(index)
-    return PoseCache(
-        landmarks=np.stack(landmarks).astype(np.float32),  # (N, 33, 4)
-        world=np.stack(world).astype(np.float32),  # (N, 33, 4)
-        frame_indices=np.asarray(indices, np.int64), detected=np.asarray(detected, bool),
-        fps=float(info.fps), num_frames=num_frames, width=info.width, height=info.height, every=every,
-        model_complexity=model_complexity, mediapipe_version=mediapipe_version(), video_size=size,
-        video_mtime_ns=mtime_ns, extractor=EXTRACTOR,
-    )
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal num_frames
+        for num_frames, frame in enumerate(iter_frames(video), start=1):
+            yield frame
+
+    with PoseStream(pose) as stream:
+        indices, tracked = track_video(stream, frames(), float(info.fps), every)
+        layout = stream.layout
+    return tracked_cache(indices, tracked, pose, layout,
+                         fps=float(info.fps), num_frames=num_frames, width=info.width, height=info.height,
+                         every=every, mediapipe_version=mediapipe_version(), video_size=size,
+                         video_mtime_ns=mtime_ns, video_digest=digest)
+
+
+def tracked_cache(indices: list[int], tracked: list[Tracked], pose: PoseConfig, layout: str,
+                  **stamp) -> PoseCache:
+    """A ``PoseCache`` from tracked frames, slots reordered so that slot 0 is the main actor (``rank_slots``).
+
+    ``stamp``: the remaining ``PoseCache`` fields (fps, sizes, video stamp, ...).
+    """
+    num_joints = tracked[0].keypoints.shape[1] if tracked else 0
+    empty = Tracked(*(np.zeros((0, pose.persons, num_joints, 4), np.float32),) * 2,
+                    np.zeros((0, pose.persons), np.float32), np.zeros((0, pose.persons), np.int64))
+    arrays = {name: np.stack([getattr(t, name) for t in tracked]) if tracked else getattr(empty, name)
+              for name in ("keypoints", "world", "scores", "track_ids")}  # (N, M, ...) each
+    order = rank_slots(arrays["keypoints"], arrays["track_ids"])  # (N, M)
+    slotted = {name: np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - 2)), axis=1)
+               for name, a in arrays.items()}
+    return PoseCache(**slotted, frame_indices=np.asarray(indices, np.int64), backend=pose.backend,
+                     model=model_name(pose.model), layout=layout, **stamp)
 
 
 def process_video(video: Path, rel: str, config: ExtractConfig) -> VideoResult:
     """Skip, extract or fail one video; never raises for a bad video (the reason goes in the report)."""
     path = cache_path_for(video)
     if not config.force:
-        cache = load_fresh(video, model_complexity=config.model_complexity, every=config.every)
+        cache = load_fresh(video, model=config.pose.model, every=config.every, persons=config.pose.persons)
         if cache is not None:
-            return VideoResult(rel, "skipped", len(cache.frame_indices), cache.detected_fraction, "up to date")
+            return _result(rel, "skipped", cache, "up to date")
     remove_stale_temps(path)
     try:
         expected = probe(video).num_frames
-        cache = extract_video(video, every=config.every, model_complexity=config.model_complexity)
+        cache = extract_video(video, every=config.every, pose=config.pose)
         save_cache(cache, path)
     except (VideoReadError, OSError) as exc:
         return VideoResult(rel, "failed", 0, 0.0, str(exc))
@@ -163,7 +192,13 @@ def process_video(video: Path, rel: str, config: ExtractConfig) -> VideoResult:
     reason = ""
     if cache.num_frames < expected:
         reason = f"decoded {cache.num_frames} of the {expected} frames the container announces (truncated?)"
-    return VideoResult(rel, "extracted", len(cache.frame_indices), cache.detected_fraction, reason)
+    return _result(rel, "extracted", cache, reason)
+
+
+def _result(rel: str, status: Status, cache: PoseCache, reason: str) -> VideoResult:
+    counts = cache.person_counts  # (N,)
+    return VideoResult(rel, status, len(cache.frame_indices), cache.detected_fraction, reason,
+                       frames_1plus=int((counts >= 1).sum()), frames_2plus=int((counts >= 2).sum()))
 
 
 def _run_all(jobs: list[tuple[Path, str]], config: ExtractConfig,
@@ -202,7 +237,8 @@ def _write_json(data: dict, path: Path) -> None:
             json.dump(data, f, indent=2)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -228,5 +264,7 @@ def extract_dataset(root: str | os.PathLike, config: ExtractConfig = ExtractConf
     if report_path is not None:
         _write_json({"root": str(root), "shard": list(config.shard), "config": asdict(config),
                      "counts": {s: report.count(s) for s in ("extracted", "skipped", "failed")},
+                     "person_frames": {"1plus": sum(r.frames_1plus for r in ordered),
+                                       "2plus": sum(r.frames_2plus for r in ordered)},
                      "videos": [asdict(r) for r in ordered]}, report_path)
     return report

@@ -79,13 +79,29 @@ class FrameLSTM(_Backboned):
         self._finish(pretrained_weights=pretrained_weights, pretrained=pretrained, weights_file=weights_file,
                      freeze=freeze)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def frame_context(self) -> int:
+        """Earlier clip frames one frame's features depend on: 1 with the motion channel (the difference to the
+        clip's previous frame; the clip's first frame gets a zero difference), else 0."""
+        return 1 if isinstance(self.frame_input, _WithMotion) else 0
+
+    def frame_features(self, x: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-frame backbone features (B, T, D) of ``x`` (B, T, C, H, W); ``previous`` (B, C, H, W) is the clip
+        frame before ``x[:, 0]`` (``None``: ``x`` starts the clip). Features of a frame never change once computed,
+        so a live buffer computes them once per sampled frame (``forward_temporal`` over the ring)."""
         b, t = x.shape[:2]
-        x = self.frame_input(x)  # (B, T, C', H, W)
-        f = self.backbone(x.flatten(0, 1))  # (B*T, D)
-        f = f.reshape(b, t, -1)  # (B, T, D)
+        if previous is not None:
+            x = torch.cat([previous[:, None], x], dim=1)  # (B, 1 + T, C, H, W)
+        x = self.frame_input(x)[:, -t:]  # (B, T, C', H, W)
+        return self.backbone(x.flatten(0, 1)).reshape(b, t, -1)  # (B*T, D) -> (B, T, D)
+
+    def forward_temporal(self, f: torch.Tensor) -> torch.Tensor:
+        """The LSTM over per-frame features (B, T, D) → (B, hidden): the part that runs on every prediction."""
         out, _ = self.lstm(f)  # (B, T, hidden)
         return out[:, -1]  # (B, hidden)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_temporal(self.frame_features(x))  # (B, T, C, H, W) -> (B, hidden)
 
 
 class Video3D(_Backboned):

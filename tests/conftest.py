@@ -55,3 +55,15 @@ def _few_threads():
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pose_bundle_cache(tmp_path_factory):
+    """The MediaPipe ``.task`` bundle is built into a per-session folder, not the user's ~/.cache."""
+    saved = os.environ.get("TWOSTREAM_CACHE")
+    os.environ["TWOSTREAM_CACHE"] = str(tmp_path_factory.mktemp("twostream-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("TWOSTREAM_CACHE", None)
+    else:
+        os.environ["TWOSTREAM_CACHE"] = saved

@@ -28,6 +28,9 @@ from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 
 
+_HELD: list = []  # lock files held open by the "another extract is running" case
+
+
 @dataclass(frozen=True)
 class World:
     root: Path
@@ -67,6 +70,13 @@ def _cli(argv: list[str], capsys) -> tuple[int, str]:
 def _checksums(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_locks():
+    yield
+    while _HELD:
+        _HELD.pop().close()
 
 
 @pytest.fixture(scope="module")
@@ -199,9 +209,6 @@ def _one_video(world: World, tmp: Path, monkeypatch) -> None:
     shutil.copyfile(world.video, tmp / "one" / "a.avi")
 
 
-_HELD: list = []
-
-
 def _hold_lock(world: World, tmp: Path, monkeypatch) -> None:
     """Another extract holds the folder's lock (an open file of this process: flock still refuses a second)."""
     import fcntl
@@ -211,7 +218,7 @@ def _hold_lock(world: World, tmp: Path, monkeypatch) -> None:
     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     handle.write("4242")
     handle.flush()
-    _HELD.append(handle)  # closed with the module
+    _HELD.append(handle)  # closed by _release_locks after the module
 
 
 # ------------------------------------------------------------------------------------------------ the cases

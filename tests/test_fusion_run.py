@@ -28,9 +28,9 @@ def write_cache(video: Path, seed: int) -> None:
     landmarks = rng.uniform(0.3, 0.7, (FRAMES, 33, 4)).astype(np.float32)
     detected = np.ones(FRAMES, bool)
     size, mtime = video_stamp(video)
-    save_cache(PoseCache(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
+    save_cache(PoseCache.from_single(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
                          detected=detected, fps=25.0, num_frames=FRAMES, width=64, height=48, every=1,
-                         model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
+                         mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
                cache_path_for(video))
 
 

@@ -26,9 +26,9 @@ def write_cache(video: Path, num_frames: int, seed: int = 0, blank: bool = False
     detected = np.zeros(num_frames, bool) if blank else np.ones(num_frames, bool)
     landmarks[~detected] = 0.0
     size, mtime = video_stamp(video)
-    cache = PoseCache(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(num_frames),
+    cache = PoseCache.from_single(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(num_frames),
                       detected=detected, fps=25.0, num_frames=num_frames, width=64, height=48, every=1,
-                      model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime)
+                      mediapipe_version="test", video_size=size, video_mtime_ns=mtime)
     return save_cache(cache, cache_path_for(video))
 
 

@@ -14,7 +14,9 @@ from twostream.cli.main import main
 from twostream.datasets.transforms import frames_to_tensor
 from twostream.datasets.video import read_frames
 from twostream.fusion.run import load_run, write_fused_run
-from twostream.pose.landmarks import PoseEstimator
+from twostream.pose.backends import PoseConfig
+from twostream.pose.extract import track_video
+from twostream.pose.tracking import PoseStream
 from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 
@@ -43,8 +45,9 @@ def fused_run(tmp_path) -> Path:
 def _offline(run_dir: Path, video: Path, records: list[dict]) -> list:
     predictor = load_run(run_dir)
     frames = read_frames(video, np.arange(records[-1]["frame"] + 1))  # (N, H, W, 3) RGB, up to the last window
-    with PoseEstimator(model_complexity=1) as estimator:  # tracking mode: every frame, in order, like live
-        landmarks = np.stack([estimator.process(frame).landmarks for frame in frames])  # (N, 33, 4)
+    with PoseStream(PoseConfig()) as stream:  # every frame, in order, on live's clock, like live
+        _, tracked = track_video(stream, frames, fps=30)
+    landmarks = np.stack([t.keypoints[0] for t in tracked])  # (N, 33, 4): the main actor, as live feeds it
     video_spec, pose_spec = predictor.specs["video"], predictor.specs["keypoints"]
     out = []
     for record in records:

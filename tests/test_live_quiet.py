@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twostream.pose.landmarks import is_chatter, quiet_native_stderr
+from twostream.pose.mediapipe_tasks import is_chatter, quiet_native_stderr
 
 _CHATTER = [
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
@@ -47,13 +47,13 @@ def test_stderr_is_restored_when_the_block_raises(capfd):
 
 def test_a_real_estimator_prints_no_chatter(capfd):
     cv2 = pytest.importorskip("cv2")
-    from twostream.pose.landmarks import PoseEstimator
+    from twostream.pose.backends import open_estimator
 
     clips = sorted(Path("/work/shared/data/clips").glob("ta_chi.mp4"))
     frame = (cv2.cvtColor(cv2.VideoCapture(str(clips[0])).read()[1], cv2.COLOR_BGR2RGB) if clips
              else np.full((120, 160, 3), 127, np.uint8))
-    with PoseEstimator() as estimator:
-        for _ in range(3):
-            estimator.process(frame)
+    with open_estimator() as estimator:
+        for i in range(3):
+            estimator.process(frame, i * 33)
     err = capfd.readouterr().err
     assert "W0000" not in err and "XNNPACK" not in err, err

@@ -29,15 +29,15 @@ def test_a_cartoon_wave_is_found_and_the_right_wrist_waves(tmp_path):
     video = tmp_path / "wave.avi"
     joints = synth.render_video("wave_right", video, seed=3, frames=50, size=(160, 120))  # (T, J, 2) pixels
     cache = extract_video(video)
-    assert cache.landmarks.shape == (50, 33, 4) and cache.num_frames == 50
+    assert cache.keypoints.shape == (50, 2, 33, 4) and cache.num_frames == 50
     assert cache.detected.mean() >= 0.9
-    wrist = cache.landmarks[:, MEDIAPIPE_33.index("right_wrist"), 0]  # (T,) normalised x
+    wrist = cache.keypoints[:, 0, MEDIAPIPE_33.index("right_wrist"), 0]  # (T,) normalised x
     truth = joints[:, JOINTS.index("right_wrist"), 0] / 160
     assert np.corrcoef(wrist, truth)[0, 1] > 0.8
     centred = wrist - wrist.mean()
     crossings = np.count_nonzero(np.diff(np.sign(centred)) != 0)
     assert crossings >= 6  # 2 Hz for 2 s: four back-and-forth swings
-    other = cache.landmarks[:, MEDIAPIPE_33.index("left_wrist"), 0]
+    other = cache.keypoints[:, 0, MEDIAPIPE_33.index("left_wrist"), 0]
     assert wrist.std() > other.std()  # the resting wrist moves less
 
 
@@ -53,6 +53,9 @@ def test_rerun_skips_and_a_touched_video_is_redone(tmp_path, make_video):
     assert one_cache.stat().st_mtime_ns == stamp
     st = os.stat(tmp_path / "b/two.avi")
     os.utime(tmp_path / "b/two.avi", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    touched = extract_dataset(tmp_path, ONE)  # same content (as after `cp -r`): the digest keeps it fresh
+    assert _statuses(touched) == {"a/one.avi": "skipped", "b/two.avi": "skipped"}
+    make_video(tmp_path / "b/two.avi", num_frames=7)
     third = extract_dataset(tmp_path, ONE)
     assert _statuses(third) == {"a/one.avi": "skipped", "b/two.avi": "extracted"}
     forced = extract_dataset(tmp_path, ExtractConfig(workers=1, force=True))
@@ -63,7 +66,7 @@ def test_no_person_frames_are_kept_as_zeros(tmp_path, make_video):
     video = make_video(tmp_path / "empty_room.avi", num_frames=5)
     cache = extract_video(video)
     assert cache.frame_indices.tolist() == [0, 1, 2, 3, 4]
-    assert not cache.detected.any() and not cache.landmarks.any()
+    assert not cache.detected.any() and not cache.keypoints.any() and (cache.track_ids == -1).all()
 
 
 def test_every_k_processes_every_kth_frame(tmp_path, make_video):
@@ -71,7 +74,7 @@ def test_every_k_processes_every_kth_frame(tmp_path, make_video):
     extract_dataset(video, ExtractConfig(workers=1, every=3))
     cache = load_cache(cache_path_for(video))
     assert cache.frame_indices.tolist() == [0, 3, 6] and cache.num_frames == 7 and cache.every == 3
-    assert keypoints_at(cache, np.arange(7)).shape == (7, 33, 4)
+    assert keypoints_at(cache, np.arange(7)).shape == (7, 2, 33, 4)
 
 
 def test_broken_videos_are_reported_and_the_others_finish(tmp_path, make_video):

@@ -36,9 +36,9 @@ def make_run(run: Path, arch: str, **kwargs) -> Path:
 def write_empty_cache(video: Path, frames: int) -> None:
     zeros = np.zeros((frames, 33, 4), np.float32)
     size, mtime = video_stamp(video)
-    save_cache(PoseCache(landmarks=zeros, world=zeros, frame_indices=np.arange(frames),
+    save_cache(PoseCache.from_single(landmarks=zeros, world=zeros, frame_indices=np.arange(frames),
                          detected=np.zeros(frames, bool), fps=FPS, num_frames=frames, width=64, height=48, every=1,
-                         model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
+                         mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
                cache_path_for(video))
 
 

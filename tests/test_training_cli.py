@@ -171,8 +171,8 @@ def test_build_datasets_passes_split_settings_to_keypoint_streams(tmp_path, make
             video = make_video(root / rel, num_frames=6, seed=g)
             size, mtime = video_stamp(video)
             kp = np.full((6, 33, 4), 0.5, np.float32)
-            save_cache(PoseCache(landmarks=kp, world=kp, frame_indices=np.arange(6), detected=np.ones(6, bool),
-                                 fps=25.0, num_frames=6, width=64, height=48, every=1, model_complexity=1,
+            save_cache(PoseCache.from_single(landmarks=kp, world=kp, frame_indices=np.arange(6), detected=np.ones(6, bool),
+                                 fps=25.0, num_frames=6, width=64, height=48, every=1,
                                  mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
                        cache_path_for(video))
             (test if g == 1 else train).append(f"{rel} {label + 1}" if g > 1 else rel)

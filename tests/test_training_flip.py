@@ -37,9 +37,9 @@ def _left_cache(video: Path) -> None:
     landmarks = np.full((FRAMES, 33, 4), 0.5, np.float32)
     landmarks[:, :, 0] = 0.2  # every joint on the left of the frame
     size, mtime = video_stamp(video)
-    save_cache(PoseCache(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
+    save_cache(PoseCache.from_single(landmarks=landmarks, world=landmarks.copy(), frame_indices=np.arange(FRAMES),
                          detected=np.ones(FRAMES, bool), fps=25.0, num_frames=FRAMES, width=64, height=48, every=1,
-                         model_complexity=1, mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
+                         mediapipe_version="test", video_size=size, video_mtime_ns=mtime),
                cache_path_for(video))
 
 

@@ -47,11 +47,12 @@ class FrameRing:
         span = (length - 1) * step + 1
         return self.pick(step * np.arange(length), span)
 
-    def pick(self, offsets: np.ndarray, span: int) -> np.ndarray:
-        """Items at ``offsets`` (0 = the oldest) of the newest ``span`` pushes: a copy ``(len(offsets), *item_shape)``."""
-        if span > self._count:
+    def pick(self, offsets: np.ndarray, span: int, lag: int = 0) -> np.ndarray:
+        """Items at ``offsets`` (0 = the oldest) of the ``span`` pushes that end ``lag`` pushes before the newest:
+        a copy ``(len(offsets), *item_shape)``."""
+        if span + lag > self._count:
             raise ValueError(f"ring holds {self._count} items, a window of {span} frames needs all of them")
-        oldest = (self._head - span) % self.capacity
+        oldest = (self._head - span - lag) % self.capacity
         return self._data[(oldest + np.asarray(offsets)) % self.capacity]
 
     def clear(self) -> None:
@@ -77,6 +78,10 @@ class BufferSpec:
     item_shape: tuple[int, ...]
     offsets: tuple[int, ...]
     span: int
+    grid: bool = False
+    """Slide in whole steps: the window ends on the newest frame of a fixed grid (every ``step``-th frame since
+    the first full window), so consecutive windows share all their picks but the new ones — what a stream
+    whose per-frame features are cached needs (``fusion.features.FrameFeatureCache``)."""
 
     def __post_init__(self) -> None:
         if not self.offsets or min(self.offsets) < 0 or max(self.offsets) >= self.span:
@@ -98,6 +103,11 @@ class BufferSpec:
         """Frames between two picks."""
         return self.offsets[1] - self.offsets[0] if len(self.offsets) > 1 else 1
 
+    @property
+    def capacity(self) -> int:
+        """Frames the ring keeps: the span, plus the frames since the last grid frame when it slides on a grid."""
+        return self.span + (self.step - 1 if self.grid else 0)
+
 
 class DualFrameBuffer:
     """Two bounded rings (pixels for the RGB stream, landmarks for the pose stream) filled from the same frames.
@@ -109,9 +119,10 @@ class DualFrameBuffer:
         if video is None and keypoints is None:
             raise ValueError("DualFrameBuffer needs at least one of video / keypoints")
         self.video_spec, self.keypoint_spec = video, keypoints
-        self.video = FrameRing(video.span, video.item_shape) if video else None
-        self.keypoints = FrameRing(keypoints.span, keypoints.item_shape) if keypoints else None
-        self._indices = FrameRing(max(s.span for s in (video, keypoints) if s), (), np.int64)  # source frame numbers
+        self.video = FrameRing(video.capacity, video.item_shape) if video else None
+        self.keypoints = FrameRing(keypoints.capacity, keypoints.item_shape) if keypoints else None
+        self._indices = FrameRing(max(s.capacity for s in (video, keypoints) if s), (), np.int64)  # frame numbers
+        self._pushes = 0
         self._frame_index = -1
         self._timestamp = 0.0
 
@@ -133,16 +144,24 @@ class DualFrameBuffer:
                     raise ValueError(f"this buffer stores {name}: pass {name}= for every frame")
                 ring.push(item)
         self._indices.push(frame_index)
+        self._pushes += 1
         self._frame_index, self._timestamp = frame_index, timestamp
+
+    def _lag(self, spec: BufferSpec) -> int:
+        """Pushes between the newest frame and the end of ``spec``'s window (0 unless it slides on a grid)."""
+        return (self._pushes - spec.span) % spec.step if spec.grid else 0
 
     def snapshot(self) -> Snapshot:
         """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
         if not self.ready:
             raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
-        video = self.video.pick(self.video_spec.offsets, self.video_spec.span) if self.video else None
-        keypoints = (self.keypoints.pick(self.keypoint_spec.offsets, self.keypoint_spec.span)
-                     if self.keypoints else None)
-        frames = {key: self._indices.pick(spec.offsets, spec.span)
+        video = keypoints = None
+        if self.video:
+            video = self.video.pick(self.video_spec.offsets, self.video_spec.span, self._lag(self.video_spec))
+        if self.keypoints:
+            keypoints = self.keypoints.pick(self.keypoint_spec.offsets, self.keypoint_spec.span,
+                                            self._lag(self.keypoint_spec))
+        frames = {key: self._indices.pick(spec.offsets, spec.span, self._lag(spec))
                   for key, spec in (("video", self.video_spec), ("keypoints", self.keypoint_spec)) if spec}
         return Snapshot(self._frame_index, self._timestamp, video, keypoints, frames)
 
@@ -150,6 +169,7 @@ class DualFrameBuffer:
         for ring, _ in self._rings():
             ring.clear()
         self._indices.clear()
+        self._pushes = 0
 
     def _rings(self):
         return [(r, s) for r, s in ((self.video, self.video_spec), (self.keypoints, self.keypoint_spec)) if r]

@@ -17,7 +17,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import torch
 
-from twostream.errors import CheckpointError, TwostreamError
+from twostream.errors import CheckpointError
 from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
 from twostream.fusion.live.overlay import draw_overlay, top_k
@@ -32,11 +32,12 @@ class _Written(NamedTuple):
     image: np.ndarray
 
 
-def _buffer_specs(specs: dict[str, Any], fps: float | None,
-                  step: int | None) -> tuple[BufferSpec | None, BufferSpec | None]:
+def _buffer_specs(specs: dict[str, Any], fps: float | None, step: int | None,
+                  frame_wise: frozenset[str] = frozenset()) -> tuple[BufferSpec | None, BufferSpec | None]:
     """Each stream's window from its run's time scale (``InputSpec.sampling.live_window`` at the source's
     ``fps``; ``step`` overrides it): preprocessed (3, S, S) pixels, raw MediaPipe-33 (33, 4) landmarks (the
-    predictor reduces them to the pose model's layout, as it does offline)."""
+    predictor reduces them to the pose model's layout, as it does offline). Streams in ``frame_wise`` slide on
+    their sampling grid, so that each sampled frame's features are computed once."""
     video, keypoints = specs.get("video"), specs.get("keypoints")
     if video is None and keypoints is None:
         raise CheckpointError(f"the run has no 'video' or 'keypoints' stream (specs: {sorted(specs)})")
@@ -45,7 +46,8 @@ def _buffer_specs(specs: dict[str, Any], fps: float | None,
         if stream is None:
             return None
         window = stream.sampling.live_window(stream.clip_len, fps, step)
-        return BufferSpec(item_shape, tuple(int(o) for o in window.offsets), window.length)
+        return BufferSpec(item_shape, tuple(int(o) for o in window.offsets), window.length,
+                          grid=stream.key in frame_wise)
 
     return (spec(video, (3, video.size, video.size) if video else ()),
             spec(keypoints, (MEDIAPIPE_33.num_joints, 4)))
@@ -79,7 +81,8 @@ class LiveEngine:
     def _configure(self, fps: float | None) -> None:
         """Size the buffers for a source at ``fps`` frames/s (``None``: the run's training fps)."""
         self.fps = fps
-        self.buffer = DualFrameBuffer(*_buffer_specs(self.predictor.specs, fps, self.config.frame_step))
+        self.buffer = DualFrameBuffer(*_buffer_specs(self.predictor.specs, fps, self.config.frame_step,
+                                                     getattr(self.predictor, "frame_wise", frozenset())))
 
     def window_seconds(self) -> dict[str, float]:
         """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
@@ -103,7 +106,8 @@ class LiveEngine:
             s = self.video_spec
             pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
         if self.keypoint_spec is not None:
-            landmarks = self._pose.process(rgb)[0]  # (33, 4)
+            # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
+            landmarks = self._pose.process(rgb, round(frame.index * 1000 / 30)).keypoints[0]  # main actor (V, 4)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
 
@@ -121,7 +125,7 @@ class LiveEngine:
         """Both streams on one snapshot, smoothed over the last ``smooth`` windows."""
         video = torch.from_numpy(snap.video) if snap.video is not None else None  # (T, 3, S, S)
         with torch.inference_mode():
-            pred = self.predictor.predict_window(video=video, keypoints=snap.keypoints)
+            pred = self._predict(video, snap)
         fused = np.asarray(pred.fused, np.float64)  # (C,)
         if fused.shape != (len(self.classes),):
             raise CheckpointError(f"the model scores {fused.shape[-1]} classes but the run lists "
@@ -132,6 +136,11 @@ class LiveEngine:
             snap.frame_index, first, snap.timestamp, np.mean(self._history, axis=0),
             fused, {k: np.asarray(v, np.float64) for k, v in pred.per_stream.items()},
             pred.pose_detected_fraction, (time.perf_counter() - snap.timestamp) * 1e3)
+
+    def _predict(self, video: torch.Tensor | None, snap: Snapshot):
+        if getattr(self.predictor, "frame_wise", None):  # per-frame features reused across windows
+            return self.predictor.predict_window(video=video, keypoints=snap.keypoints, frames=snap.frames)
+        return self.predictor.predict_window(video=video, keypoints=snap.keypoints)
 
     def _publish(self, result: LivePrediction) -> None:
         self.results.put(result)
@@ -183,13 +192,9 @@ class LiveEngine:
 
         if self.keypoint_spec is None:
             return nullcontext()
-        from twostream.pose.landmarks import PoseEstimator
+        from twostream.pose.tracking import PoseStream
 
-        try:
-            self._pose = PoseEstimator(model_complexity=self.config.pose_complexity)  # fresh: tracking per run
-        except OSError as exc:  # MediaPipe downloads the lite / heavy models on first use; the wheel has only full
-            raise TwostreamError(f"MediaPipe pose model_complexity={self.config.pose_complexity} is not available "
-                                 f"offline ({exc}); use --pose-complexity 1") from None
+        self._pose = PoseStream(self.config.pose)  # fresh: tracking per run; a missing model is one line
         return self._pose
 
     def _run_inline(self, source: FrameSource, writer, window) -> None:

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from twostream.pose.backends import PoseConfig
+
 
 class Predictor(Protocol):
     """What the engine needs of ``fusion.run.RunPredictor`` (or the ONNX one in ``fusion.export``)."""
@@ -38,8 +40,8 @@ class LiveConfig:
     """Every frame, in order, inference inline: reproducible (file sources only)."""
     max_frames: int | None = None
     """Stop after this many frames (``None``: until the end, ``q`` or Ctrl-C)."""
-    pose_complexity: int = 1
-    """MediaPipe model complexity: 0 lite (fastest), 1 full, 2 heavy."""
+    pose: PoseConfig = PoseConfig()
+    """Pose backend, model and persons tracked (the models see slot 0, the main actor)."""
 
     def __post_init__(self) -> None:
         for name in ("stride", "smooth", "frame_step"):
