@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twostream.pose.cache_check import ON_BAD_CACHE
+
 HELP = "Evaluate a training or fused run on its test (or validation) split; writes metrics.json and the confusion matrix."
 
 
@@ -22,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the run's (fused runs: 4)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the run's; fused: 0)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    parser.add_argument("--on-bad-cache", choices=ON_BAD_CACHE, default="fail",
+                        help="keypoint runs: a missing, corrupt or stale cache stops before any work (fail), is left "
+                             "out and reported (skip), or is extracted now (extract)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         ev, shown = _single(args)
     console.print(shown)
+    dropped = ev.metrics.get("dropped") or []
+    if dropped:
+        warn(f"{len(dropped)} video(s) left out (unreadable, or a bad keypoint cache with --on-bad-cache skip): "
+             f"{', '.join(dropped[:10])}" + (" …" if len(dropped) > 10 else ""))
     unlisted = ev.metrics.get("unlisted") or []
     if unlisted:
         warn(f"{len(unlisted)} video(s) under the dataset are in none of the run's frozen lists (added after "
@@ -63,7 +72,7 @@ def _fused(args: argparse.Namespace):
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"scoring {args.split} videos", total=None)
         result = evaluate_fused(args.run_dir, args.root, args.split, device=device, batch_size=args.batch_size or 4,
-                                num_workers=args.workers or 0,
+                                num_workers=args.workers or 0, on_bad_cache=args.on_bad_cache,
                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
     return fused_evaluation(result), format_side_by_side(result)
 
@@ -71,14 +80,12 @@ def _fused(args: argparse.Namespace):
 def _single(args: argparse.Namespace):
     from rich.table import Table
 
-    from twostream.cli.console import warn
     from twostream.streams.inference import evaluate_run
 
     ev = evaluate_run(args.run_dir, args.root, split=args.split, clips_per_video=args.clips_per_video,
-                      device=args.device, batch_size=args.batch_size, num_workers=args.workers)
+                      device=args.device, batch_size=args.batch_size, num_workers=args.workers,
+                      on_bad_cache=args.on_bad_cache)
     m = ev.metrics
-    if m["dropped"]:
-        warn(f"{len(m['dropped'])} unreadable video(s) left out: {', '.join(m['dropped'][:10])}")
     table = Table(title=f"{m['arch']} on the {m['split']} split ({m['num_videos']} videos, {m['num_clips']} clips)")
     table.add_column("metric")
     table.add_column("value", justify="right")

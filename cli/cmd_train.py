@@ -7,6 +7,8 @@ import inspect
 import os
 from pathlib import Path
 
+from twostream.pose.cache_check import ON_BAD_CACHE
+
 HELP = "Train one stream model (RGB or keypoint) on a dataset; writes a run directory."
 
 
@@ -46,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=("mediapipe33", "coco17"), default=None,
                         help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
                              "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
+    parser.add_argument("--on-bad-cache", choices=ON_BAD_CACHE, default="fail",
+                        help="keypoint models: every cache is checked before the first epoch; a missing, corrupt or "
+                             "stale one stops the run listing them all (fail), is left out and reported (skip), or "
+                             "is extracted now (extract)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the run already in --out (its checkpoints, metrics and plots are removed)")
@@ -100,12 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from twostream.cli.console import console, warn
-    from twostream.datasets.folder import VIDEO_EXTENSIONS
     from twostream.datasets.sampling import Sampling
-    from twostream.paths import prepare_run_dir
-    from twostream.resources import capped_workers
     from twostream.streams.data import build_datasets
-    from twostream.streams.distributed import single_device
     from twostream.streams.registry import build
     from twostream.streams.training import TrainConfig, fit
 
@@ -116,26 +118,18 @@ def run(args: argparse.Namespace) -> int:
                       num_workers=args.num_workers, device=args.device, flip=args.flip, sampling=args.sampling,
                       frame_interval=args.frame_interval)
     out = args.out or Path("runs") / args.model
-    if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
-        raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
-                         "(or a skeleton .pkl for keypoint models)")
-    if args.resume and _finished(out, cfg.epochs):
-        console.print(f"{out} has already trained {cfg.epochs} epoch(s); nothing to do (raise --epochs to train "
-                      "longer)", highlight=False, markup=False)
+    cfg = _check_before_work(args, cfg, out)
+    if cfg is None:
         return 0
-    single_device(cfg.device)
-    cfg = replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
-    prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
-                    overwrite=args.overwrite, resumable=True)
     structure = _structure(args)
     spec = replace(build(args.model, num_classes=2, **structure).input_spec,
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
     data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
-                          seed=args.seed, flip=cfg.flip)
+                          seed=args.seed, flip=cfg.flip, on_bad_cache=args.on_bad_cache)
     if data.dropped:
-        warn(f"{len(data.dropped)} unreadable video(s) left out: {', '.join(data.dropped[:10])}"
-             + (" …" if len(data.dropped) > 10 else ""))
+        warn(f"{len(data.dropped)} video(s) left out (unreadable, or a bad keypoint cache): "
+             f"{', '.join(data.dropped[:10])}" + (" …" if len(data.dropped) > 10 else ""))
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
     model = build(args.model, **structure, **_loading_kwargs(args))
@@ -157,6 +151,31 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"best epoch {result.best_epoch}: {kind} {result.best_accuracy:.3f}{stop}; "
                       f"next: twostream evaluate {out}", highlight=False, markup=False)
     return 0
+
+
+def _check_before_work(args: argparse.Namespace, cfg, out: Path):
+    """Everything that can be refused, refused before any video is read: the dataset path, the device, the run
+    directory (``twostream.paths.prepare_run_dir``); worker count capped. None when ``--resume`` has nothing left
+    to do (said so), else the config to train with."""
+    from dataclasses import replace
+
+    from twostream.cli.console import console, warn
+    from twostream.datasets.folder import VIDEO_EXTENSIONS
+    from twostream.paths import prepare_run_dir
+    from twostream.resources import capped_workers
+    from twostream.streams.distributed import single_device
+
+    if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
+        raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
+                         "(or a skeleton .pkl for keypoint models)")
+    if args.resume and _finished(out, cfg.epochs):
+        console.print(f"{out} has already trained {cfg.epochs} epoch(s); nothing to do (raise --epochs to train "
+                      "longer)", highlight=False, markup=False)
+        return None
+    single_device(cfg.device)
+    prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
+                    overwrite=args.overwrite, resumable=True)
+    return replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
 
 
 def _finished(out: Path, epochs: int) -> bool:

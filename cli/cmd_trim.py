@@ -39,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
         )
     console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "
-                  f"{len(report.failures)} problems; report: {args.out_root}/{REPORT_NAME}", highlight=False, markup=False)
+                  f"{len(report.failures)} problems; report: {args.out_root}/{REPORT_NAME}", highlight=False,
+                  markup=False)
     if report.failures:
         table = Table("video", "segment", "problem", title="not trimmed")
         for failure in report.failures:
-            table.add_row(escape(failure.video_id), "all" if failure.segment is None else escape(str(failure.segment)),
-                          escape(failure.reason))
+            segment = "all" if failure.segment is None else escape(str(failure.segment))
+            table.add_row(escape(failure.video_id), segment, escape(failure.reason))
         console.print(table)
         warn(f"{len(report.failures)} videos or segments were not trimmed (listed above)")
         return 1

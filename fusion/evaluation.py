@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from twostream.errors import CheckpointError
 from twostream.fusion.late import MODES, build_mode, mode_from_dict
 from twostream.fusion.run import STREAM_FILES, RunPredictor, detected_fraction, load_run, read_fusion, write_fused_run
+from twostream.pose.cache_check import screen_split
 from twostream.streams.checkpoint import check_same_classes, class_difference, read_checkpoint
 from twostream.streams.inference import Evaluation, checkpoint_of
 from twostream.streams.keypoint_data import CacheKeypoints
@@ -127,7 +128,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     # the RGB run's exact lists, unless the split was asked for anew
     frozen = data.get("videos") if all(v is None for v in (split, split_dir, val_fraction, seed)) else None
     check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
-    s = load_split(root, **settings, videos=frozen)
+    s, _ = screen_split(load_split(root, **settings, videos=frozen), root, parts=("val",))  # all val videos fit it
     scores = score_items(predictor, s.val, root=root, batch_size=batch_size, progress=progress)
     params, validation = _fit_all(scores, weight)
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
@@ -143,13 +144,15 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
 
 def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: str = "test", *,
                    device: str = "cpu", batch_size: int = 4, num_workers: int = 0,
-                   progress: Progress | None = None) -> dict[str, Any]:
+                   progress: Progress | None = None, on_bad_cache: str = "fail") -> dict[str, Any]:
     """RGB-only, pose-only and every fitted fusion mode on the same ``split`` videos (``"test"`` or ``"val"``).
 
     Returns ``{"split", "chosen", "model", "classes", "num_videos", "mean_detected_fraction", "confusion",
     "results": {"rgb", "pose", "fused:<mode>": metrics}}`` with metrics from ``streams.metrics.summarise``;
     ``model`` names the run (``fused(tuned): cnn_lstm+pose_gru``), ``confusion`` is the chosen mode's (C, C)
     count matrix (row = true class) as nested lists. One clip per video: clip and video accuracy agree.
+    Every keypoint cache is checked first (``on_bad_cache``: fail | skip, whose videos are listed in
+    ``dropped``)
     """
     from twostream.datasets.splits import dataset_classes, load_split
     from twostream.streams.metrics import confusion, summarise
@@ -162,6 +165,9 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     settings = {k: record["split"][k] for k in ("split", "split_dir", "val_fraction", "seed")}
     check_same_classes(predictor.classes, dataset_classes(root, settings["split_dir"]), root)
     data = load_split(root, **settings, videos=record["split"].get("videos"))
+    dropped: tuple[str, ...] = ()
+    if "keypoints" in predictor.specs:  # every cache checked before the first video is scored
+        data, dropped = screen_split(data, root, on_bad_cache=on_bad_cache, parts=(split,))
     items = getattr(data, split)
     scores = score_items(predictor, items, root=root, batch_size=batch_size, num_workers=num_workers,
                          progress=progress)
@@ -177,6 +183,7 @@ def evaluate_fused(run_dir: str | Path, root: str | Path | None = None, split: s
     return {"split": split, "chosen": record["mode"], "model": f"fused({record['mode']}): {archs}",
             "classes": list(classes), "num_videos": int(len(index)), "results": results,
             "mean_detected_fraction": float(scores.detected.mean()), "unlisted": list(data.unlisted),
+            "dropped": list(dropped),
             "confusion": confusion(scores.labels, chosen.argmax(1), len(classes)).tolist()}
 
 
@@ -188,7 +195,7 @@ def fused_evaluation(result: dict[str, Any]) -> Evaluation:
     metrics = {**chosen, "model": result["model"], "arch": "fused", "split": result["split"],
                "chosen": result["chosen"], "clips_per_video": 1,
                "mean_detected_fraction": result["mean_detected_fraction"], "side_by_side": result["results"],
-               "unlisted": result.get("unlisted", [])}
+               "unlisted": result.get("unlisted", []), "dropped": result.get("dropped", [])}
     return Evaluation(metrics, np.asarray(result["confusion"], dtype=np.int64), tuple(result["classes"]))
 
 

@@ -13,6 +13,7 @@ bundle (e.g. for a mediapipe release that ships no models in its wheel).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -61,7 +62,8 @@ def _atomic_write(data: bytes, path: Path) -> None:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            tmp.unlink(missing_ok=True)
         raise
 
 

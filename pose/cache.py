@@ -2,17 +2,21 @@
 
 One ``np.savez_compressed`` archive, no pickles, keys = the fields of ``PoseCache`` (see the README section
 "Keypoint cache format"). Written to a temporary file in the same folder and renamed into place, so a killed
-run never leaves a half-written cache; a cache whose video changed size or mtime is stale. Version 1 (one
+run never leaves a half-written cache; a cache whose video changed is stale (``stamp_matches``: same size, and
+same mtime or same content digest, so a dataset copied with ``cp -r`` keeps its caches fresh). Version 1 (one
 person from the legacy ``mp.solutions`` API) still loads, as M = 1, with an ``OldCacheWarning``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +66,8 @@ class PoseCache:
     """Modification time of the source video in ns when extracted (stale check)."""
     layout: str = "mediapipe33"
     format_version: int = FORMAT_VERSION
+    video_digest: str = ""
+    """``video_digest`` of the source video (its content stamp; empty in caches written before it existed)."""
 
     @classmethod
     def from_single(cls, landmarks: np.ndarray, world: np.ndarray, detected: np.ndarray, *,
@@ -94,6 +100,7 @@ class PoseCache:
 
 _KEYS = tuple(f.name for f in fields(PoseCache))
 _ARRAYS = {"keypoints", "world", "scores", "track_ids", "frame_indices"}
+_OPTIONAL = {"video_digest": ""}  # added within format 2: older files read with the default
 
 
 def cache_path_for(video: str | os.PathLike) -> Path:
@@ -131,7 +138,8 @@ def save_cache(cache: PoseCache, path: str | os.PathLike) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
 
@@ -166,10 +174,11 @@ def load_cache(path: str | os.PathLike) -> PoseCache:
     if version != FORMAT_VERSION:
         raise CacheError(f"keypoint cache {path} has format_version {version}, this twostream reads "
                          f"1 and {FORMAT_VERSION}; {fix}")
-    missing = [key for key in _KEYS if key not in values]
+    missing = [key for key in _KEYS if key not in values and key not in _OPTIONAL]
     if missing:
         raise CacheError(f"keypoint cache {path} lacks {', '.join(missing)}; {fix}")
-    kwargs = {key: values[key] if key in _ARRAYS else values[key].item() for key in _KEYS}
+    kwargs = {key: values[key] if key in _ARRAYS else values[key].item() if key in values else _OPTIONAL[key]
+              for key in _KEYS}
     return _checked(PoseCache(**kwargs), path, fix)
 
 
@@ -188,9 +197,36 @@ def video_stamp(video: str | os.PathLike) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def video_digest(video: str | os.PathLike) -> str:
+    """The content stamp of a video: BLAKE2b of its size and its first and last MiB (cheap on any dataset,
+    unchanged by a copy)."""
+    size, mtime_ns = video_stamp(video)
+    return _digest(str(Path(video).resolve()), size, mtime_ns)
+
+
+@lru_cache(maxsize=65536)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 2 << 20:
+            f.seek(-(1 << 20), os.SEEK_END)
+            h.update(f.read(1 << 20))
+    return h.hexdigest()
+
+
+def stamp_matches(cache: PoseCache, video: str | os.PathLike) -> bool:
+    """True when ``cache`` was made from this very video: same size and mtime, or (a copied dataset, new
+    mtimes) same size and content digest."""
+    size, mtime_ns = video_stamp(video)
+    if cache.video_size != size:
+        return False
+    return cache.video_mtime_ns == mtime_ns or (bool(cache.video_digest) and cache.video_digest == video_digest(video))
+
+
 def load_fresh(video: str | os.PathLike, *, model: str | None = None, every: int | None = None,
                persons: int | None = None) -> PoseCache | None:
-    """The cache of ``video`` when it is readable and made from this very file (same size and mtime), else None.
+    """The cache of ``video`` when it is readable and made from this very file (``stamp_matches``), else None.
 
     Passing ``model`` / ``every`` / ``persons`` also requires the cache to have been made with those settings
     (a v1 cache, one person from the legacy API, never matches a ``model``: extracting again upgrades it).
@@ -202,7 +238,7 @@ def load_fresh(video: str | os.PathLike, *, model: str | None = None, every: int
         cache = load_cache(path)
     except CacheError:
         return None
-    if (cache.video_size, cache.video_mtime_ns) != video_stamp(video):
+    if not stamp_matches(cache, video):
         return None
     if model is not None and (cache.model != model_name(model) or cache.backend == "mediapipe.solutions.pose"):
         return None

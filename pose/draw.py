@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Iterator, Literal
@@ -116,5 +117,6 @@ def write_annotated(video: str | os.PathLike, cache: PoseCache, output: str | os
     finally:
         if writer is not None:
             writer.release()
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            tmp.unlink(missing_ok=True)
     return output

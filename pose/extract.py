@@ -7,6 +7,7 @@ and the run goes on). Returns an ``ExtractReport`` and writes it as JSON at the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ from twostream.errors import VideoReadError
 from twostream.resources import die_with_parent
 from twostream.pose.backends import PoseConfig
 from twostream.pose.cache import (PoseCache, cache_path_for, load_fresh, model_name, remove_stale_temps, save_cache,
-                                  temp_path_for, video_stamp)
+                                  temp_path_for, video_digest, video_stamp)
 from twostream.pose.tracking import PoseStream, Tracked, rank_slots
 
 Status = Literal["extracted", "skipped", "failed"]
@@ -136,6 +137,7 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, pose: PoseConfig 
     from twostream.pose.mediapipe_tasks import mediapipe_version
 
     size, mtime_ns = video_stamp(video)  # before decoding: a video changed meanwhile then reads as stale
+    digest = video_digest(video)
     info = probe(video)
     num_frames = 0
 
@@ -150,7 +152,7 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, pose: PoseConfig 
     return tracked_cache(indices, tracked, pose, layout,
                          fps=float(info.fps), num_frames=num_frames, width=info.width, height=info.height,
                          every=every, mediapipe_version=mediapipe_version(), video_size=size,
-                         video_mtime_ns=mtime_ns)
+                         video_mtime_ns=mtime_ns, video_digest=digest)
 
 
 def tracked_cache(indices: list[int], tracked: list[Tracked], pose: PoseConfig, layout: str,
@@ -235,7 +237,8 @@ def _write_json(data: dict, path: Path) -> None:
             json.dump(data, f, indent=2)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # cleanup never hides the first error
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -33,7 +33,8 @@ class DatasetBundle(NamedTuple):
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
                    clips_per_video: int = 1, train_split: str | None = None, test_split: str | None = None,
                    val_fraction: float = 0.1, seed: int = 0, check_videos: bool = True,
-                   flip: bool = True, videos: dict[str, list[str]] | None = None) -> DatasetBundle:
+                   flip: bool = True, videos: dict[str, list[str]] | None = None,
+                   on_bad_cache: str = "fail") -> DatasetBundle:
     """Datasets for a stream that reads ``spec.key``.
 
     Video streams: ``ClipDataset`` over ``load_split(root, split, split_dir)``; test and validation clips use
@@ -41,7 +42,8 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     ``DatasetBundle.dropped`` (instead of failing mid-epoch). Keypoint streams: delegated to
     ``streams.keypoint_data.build_keypoint_datasets`` (``root`` may then be a skeleton pickle). ``flip=False``
     turns off the training horizontal flip of either stream (classes that differ by side: ``wave_left``).
-    ``videos`` (a run's recorded lists, ``meta["videos"]``) freezes the split of a folder dataset.
+    ``videos`` (a run's recorded lists, ``meta["videos"]``) freezes the split of a folder dataset. Keypoint
+    caches are all checked here, before any work (``pose.cache_check``; ``on_bad_cache`` fail | skip | extract).
     """
     if spec.key == "keypoints":
         from twostream.streams.keypoint_data import build_keypoint_datasets
@@ -51,7 +53,8 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
                              f"pickles ({root}) are sampled by segment: drop --sampling")
         bundle = build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
                                          test_split=test_split, val_fraction=val_fraction, seed=seed,
-                                         clips_per_video=clips_per_video, flip=flip, videos=videos)
+                                         clips_per_video=clips_per_video, flip=flip, videos=videos,
+                                       on_bad_cache=on_bad_cache)
         if not Path(root).is_dir():
             return bundle
         from twostream.datasets.splits import load_split

@@ -61,7 +61,7 @@ def open_run(run: str | Path, *, device: str | torch.device = "cpu") -> TrainedR
 
 def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: str = "test",
                  clips_per_video: int = 1, device: str | None = None, batch_size: int | None = None,
-                 num_workers: int | None = None) -> Evaluation:
+                 num_workers: int | None = None, on_bad_cache: str = "fail") -> Evaluation:
     """Metrics of the run's best model on its dataset's ``split`` ("test" or "val"), video-averaged over clips.
 
     ``root`` defaults to the dataset recorded in the run's ``config.json``; the exact video lists (or, for older
@@ -92,7 +92,7 @@ def evaluate_run(run_dir: str | Path, root: str | Path | None = None, *, split: 
                             split_dir=data_meta.get("split_dir"), train_split=data_meta.get("train_split"),
                             test_split=data_meta.get("test_split"), val_fraction=data_meta.get("val_fraction", 0.1),
                             seed=data_meta.get("seed", 0), clips_per_video=clips_per_video,
-                            videos=data_meta.get("videos"))
+                            videos=data_meta.get("videos"), on_bad_cache=on_bad_cache)
     check_same_classes(run.classes, bundle.classes, root)
     dataset = getattr(bundle, split)
     if dataset is None or len(dataset) == 0:

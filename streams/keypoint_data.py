@@ -22,7 +22,8 @@ import torch
 from torch.utils.data import Dataset
 
 from twostream.errors import CacheError
-from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, select_persons, video_stamp
+from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, select_persons, stamp_matches
+from twostream.pose.cache_check import screen_split
 from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
 from twostream.streams.base import InputSpec
 from twostream.streams.skeleton_aug import default_augment
@@ -61,7 +62,7 @@ class CacheKeypoints:
         if not path.is_file():
             raise CacheError(f"no keypoint cache for video {video} (expected {path}); {fix}")
         cache = load_cache(path)
-        if (cache.video_size, cache.video_mtime_ns) != video_stamp(video):
+        if not stamp_matches(cache, video):
             raise CacheError(f"keypoint cache {path} is older than video {video}; {fix} --force")
         return select_persons(to_layout(keypoints_at(cache, frame_indices), self.layout), self.persons)
 
@@ -111,7 +112,7 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
                             clips_per_video: int = 1, flip: bool = True,
-                            videos: dict[str, list[str]] | None = None):
+                            videos: dict[str, list[str]] | None = None, on_bad_cache: str = "fail"):
     """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
 
     ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
@@ -130,25 +131,20 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
                          "uses --split K (and --split-dir D)")
     if not source.is_dir():
         raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
-    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos)
-
-
-def _check_caches(items: Sequence, root: Path) -> None:
-    missing = [item.path for item in items if not cache_path_for(item.path).is_file()]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise CacheError(f"no keypoint cache for video {missing[0]}{more}; run `twostream extract {root}` first")
+    return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos,
+                        on_bad_cache)
 
 
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
-                 clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None):
+                 clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None,
+                 on_bad_cache: str = "fail"):
     from twostream.datasets.clips import ClipDataset
     from twostream.datasets.splits import load_split
     from twostream.streams.data import DatasetBundle
 
     s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
-    _check_caches(s.train + s.val + s.test, root)
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
+    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout})
 
     def make(items, train: bool):
         if not items:
@@ -163,7 +159,8 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
             "flip": flip, "videos": s.record()}
-    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), (), meta, s.unlisted)
+    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), dropped, meta,
+                         s.unlisted)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,

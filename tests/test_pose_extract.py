@@ -53,6 +53,9 @@ def test_rerun_skips_and_a_touched_video_is_redone(tmp_path, make_video):
     assert one_cache.stat().st_mtime_ns == stamp
     st = os.stat(tmp_path / "b/two.avi")
     os.utime(tmp_path / "b/two.avi", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    touched = extract_dataset(tmp_path, ONE)  # same content (as after `cp -r`): the digest keeps it fresh
+    assert _statuses(touched) == {"a/one.avi": "skipped", "b/two.avi": "skipped"}
+    make_video(tmp_path / "b/two.avi", num_frames=7)
     third = extract_dataset(tmp_path, ONE)
     assert _statuses(third) == {"a/one.avi": "skipped", "b/two.avi": "extracted"}
     forced = extract_dataset(tmp_path, ExtractConfig(workers=1, force=True))
