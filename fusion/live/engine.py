@@ -165,8 +165,8 @@ class LiveEngine:
 
         out, boxes = [], boxes_of(snap.keypoints[-1])  # (M, 4) at the window's last frame
         for slot, answer in enumerate(answers):
-            if not answer.pose_detected_fraction:
-                continue
+            if not answer.pose_detected_fraction or not np.any(snap.keypoints[-1, slot]):
+                continue  # nobody in this slot now (a person who left keeps no label)
             key = (slot, int(self._track_ids[slot]) if slot < len(self._track_ids) else -1)
             history = self._person_history.setdefault(key, deque(maxlen=self.config.smooth))
             history.append(np.asarray(answer.fused, np.float64))
