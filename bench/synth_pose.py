@@ -2,8 +2,8 @@
 
     python bench/synth_pose.py [--videos-per-class 4] [--size 160x120] [--seed 0] [--frames 40]
 
-Runs ``mediapipe.solutions.pose.Pose(static_image_mode=False, model_complexity=1)`` (tracking mode, one fresh
-estimator per video, frames as RGB) over every clip that ``twostream.datasets.synth.generate`` writes, and compares
+Runs the pose backend (``PoseStream(PoseConfig(persons=1))``: MediaPipe Tasks, full model, one fresh stream per
+video, frames as RGB) over every clip that ``twostream.datasets.synth.generate`` writes, and compares
 the wrist landmarks (x, y times the frame size) with the drawn ground truth in ``<stem>.joints.npy``. Wrist error
 is in units of the figure's height (nose to ankle / 0.89, the standing head-to-sole height). The goal: detection
 >= 95 % in every class and a median wrist error well under 0.10.
@@ -29,6 +29,8 @@ from rich.table import Table  # noqa: E402
 from twostream.cli.cmd_synth import parse_size  # noqa: E402
 from twostream.datasets.cartoon import JOINTS  # noqa: E402
 from twostream.datasets.synth import generate  # noqa: E402
+from twostream.pose.backends import PoseConfig  # noqa: E402
+from twostream.pose.tracking import PoseStream  # noqa: E402
 
 # MediaPipe's 33-landmark indices of the wrists, and the same joints in the synth ground truth.
 _WRISTS = ((15, JOINTS.index("left_wrist")), (16, JOINTS.index("right_wrist")))
@@ -37,23 +39,21 @@ _NOSE, _ANKLE = JOINTS.index("nose"), JOINTS.index("left_ankle")
 
 def measure_video(path: Path, joints: np.ndarray) -> tuple[int, int, list[float]]:
     """(frames with a person, frames, wrist errors in figure heights) for one clip."""
-    import mediapipe as mp
-
     height_px = float((joints[:, _ANKLE, 1] - joints[:, _NOSE, 1]).max()) / 0.89
     capture = cv2.VideoCapture(str(path))
     detected, total, errors = 0, 0, []
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
+    with PoseStream(PoseConfig(persons=1)) as stream:
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
             h, w = frame.shape[:2]
-            result = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            if result.pose_landmarks:
-                marks = result.pose_landmarks.landmark
+            tracked = stream.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), round(total * 1000 / 25))
+            if tracked.track_ids[0] >= 0:
+                marks = tracked.keypoints[0]  # (33, 4)
                 detected += 1
                 for mp_index, j in _WRISTS:
-                    found = np.array([marks[mp_index].x * w, marks[mp_index].y * h])
+                    found = np.array([marks[mp_index, 0] * w, marks[mp_index, 1] * h])
                     errors.append(float(np.linalg.norm(found - joints[total, j])) / height_px)
             total += 1
     capture.release()
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=40)
     args = parser.parse_args(argv)
     console = Console()
-    table = Table(title=f"MediaPipe Pose on cartoon actors, {args.size[0]}x{args.size[1]}, "
+    table = Table(title=f"MediaPipe Tasks on cartoon actors, {args.size[0]}x{args.size[1]}, "
                         f"{args.videos_per_class} videos x {args.frames} frames per class")
     for column in ("class", "detected", "wrist err median", "wrist err p90"):
         table.add_column(column, justify="left" if column == "class" else "right")

@@ -61,12 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of the training groups held out for validation (never from test)")
     parser.add_argument("--train-split", default=None, help="skeleton pickle: split list to train on")
     parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
+    parser.add_argument("--folds", type=int, default=None, metavar="K",
+                        help="K-fold cross-validation on the training data (whole subjects / groups per fold when "
+                             "the data names them): K runs in OUT/fold1..K, then the mean ± std of the held-out "
+                             "folds' accuracy")
 
 
 def _structure(args: argparse.Namespace) -> dict:
     """The builder kwargs that shape the model (recorded in the checkpoint), all but ``num_classes``."""
     from twostream.streams import registry
-    from twostream.streams.keypoint_data import source_layout
+    from twostream.streams.keypoint_data import source_layout, source_persons
 
     params = inspect.signature(registry.builder(args.model)).parameters
     structure: dict = {}
@@ -78,6 +82,8 @@ def _structure(args: argparse.Namespace) -> dict:
         structure["freeze"] = args.freeze
     if "layout" in params:
         structure["layout"] = args.layout or source_layout(args.root)
+    if "persons" in params and args.root.is_file():  # a pickle says how many persons it holds (at most 2)
+        structure["persons"] = source_persons(args.root)
     elif args.layout is not None:
         raise ValueError(f"model {args.model!r} reads pixels, not keypoints; drop --layout")
     return structure
@@ -99,17 +105,8 @@ def _loading_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    import torch
-
-    from rich.markup import escape
-
-    from twostream.cli.console import console, warn
-    from twostream.datasets.sampling import Sampling
-    from twostream.streams.data import build_datasets
-    from twostream.streams.registry import build
-    from twostream.streams.training import TrainConfig, fit
+    from twostream.cli.console import console
+    from twostream.streams.training import TrainConfig
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
@@ -118,15 +115,58 @@ def run(args: argparse.Namespace) -> int:
                       num_workers=args.num_workers, device=args.device, flip=args.flip, sampling=args.sampling,
                       frame_interval=args.frame_interval)
     out = args.out or Path("runs") / args.model
+    if args.folds is not None and (args.folds < 2 or args.resume):
+        raise ValueError(f"--folds {args.folds}: K-fold cross-validation needs K >= 2 and a fresh run (no --resume)")
     cfg = _check_before_work(args, cfg, out)
     if cfg is None:
         return 0
+    if args.folds is None:
+        _fit_one(args, cfg, out, None)
+        return 0
+    scores = []
+    for k in range(args.folds):
+        console.print(f"[bold]fold {k + 1}/{args.folds}[/]", highlight=False)
+        result = _fit_one(args, cfg, out / f"fold{k + 1}", (k, args.folds))
+        scores.append(result.history[-1].get("val_acc", float("nan")))
+    _report_folds(out, scores)
+    return 0
+
+
+def _report_folds(out: Path, scores: list[float]) -> None:
+    """Print and write ``OUT/folds.json``: each held-out fold's accuracy at the last epoch, their mean ± std."""
+    import json
+
+    import numpy as np
+
+    from twostream.cli.console import console
+    from twostream.streams.checkpoint import write_text
+
+    mean, std = float(np.mean(scores)), float(np.std(scores))
+    write_text(out / "folds.json", json.dumps({"accuracy": scores, "mean": mean, "std": std}, indent=2))
+    console.print(f"{len(scores)}-fold cross-validation: accuracy {mean:.3f} ± {std:.3f} "
+                  f"({', '.join(f'{s:.3f}' for s in scores)}; last epoch of each fold) → {out / 'folds.json'}",
+                  highlight=False, markup=False)
+
+
+def _fit_one(args: argparse.Namespace, cfg, out: Path, fold: tuple[int, int] | None):
+    """Build the data and the model, train one run into ``out`` (fold ``fold`` of K when given)."""
+    from dataclasses import replace
+
+    import torch
+    from rich.markup import escape
+
+    from twostream.cli.console import console, warn
+    from twostream.datasets.sampling import Sampling
+    from twostream.streams.data import build_datasets
+    from twostream.streams.registry import build
+    from twostream.streams.training import fit
+
     structure = _structure(args)
     spec = replace(build(args.model, num_classes=2, **structure).input_spec,
                    sampling=Sampling(cfg.sampling, cfg.frame_interval))
     data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
-                          seed=args.seed, flip=cfg.flip, on_bad_cache=args.on_bad_cache)
+                          seed=args.seed, flip=cfg.flip, on_bad_cache=args.on_bad_cache, fold=fold)
     if data.dropped:
         warn(f"{len(data.dropped)} video(s) left out (unreadable, or a bad keypoint cache): "
              f"{', '.join(data.dropped[:10])}" + (" …" if len(data.dropped) > 10 else ""))
@@ -144,13 +184,16 @@ def run(args: argparse.Namespace) -> int:
 
     result = fit(model, data, cfg, out, classes=data.classes, arch=args.model, arch_kwargs=structure,
                  resume=args.resume, on_epoch=report)
+    if not (data.meta or {}).get("validation_by") and data.val is not None and len(data.val):
+        warn("validation shares sources with training (the data names no subject or UCF101 group): its "
+             "accuracy is optimistic")
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
         stop = " (stopped early)" if result.stopped_early else ""
         kind = "validation accuracy" if data.val is not None and len(data.val) else \
             "training accuracy (no validation clips: the best epoch is chosen on training data)"
         console.print(f"best epoch {result.best_epoch}: {kind} {result.best_accuracy:.3f}{stop}; "
                       f"next: twostream evaluate {out}", highlight=False, markup=False)
-    return 0
+    return result
 
 
 def _check_before_work(args: argparse.Namespace, cfg, out: Path):

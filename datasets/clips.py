@@ -17,7 +17,7 @@ from twostream.errors import VideoReadError
 
 KEYS = ("video", "keypoints")
 LoadKeypoints = Callable[[object, np.ndarray], np.ndarray]
-"""``load_keypoints(video_path, frame_indices (T,)) -> (T, V, 4)``, injected by the caller (e.g. the pose cache)."""
+"""``load_keypoints(video_path, frame_indices (T,)) -> (T, [M,] V, 4)``, injected by the caller (e.g. the pose cache)."""
 
 
 class Unreadable(NamedTuple):
@@ -120,9 +120,9 @@ class ClipDataset(Dataset):
                     clip.frames, self.size, self.mean, self.std, generator=generator, flip=may_flip,
                     jitter=self.jitter, scale=self.crop_scale)
         if "keypoints" in self.keys:
-            keypoints = np.asarray(self.load_keypoints(item.path, indices), dtype=np.float32)  # (T, V, 4)
-            if keypoints.ndim != 3 or keypoints.shape[0] != len(indices) or keypoints.shape[2] != 4:
+            keypoints = np.asarray(self.load_keypoints(item.path, indices), dtype=np.float32)  # (T, [M,] V, 4)
+            if keypoints.ndim not in (3, 4) or keypoints.shape[0] != len(indices) or keypoints.shape[-1] != 4:
                 raise ValueError(f"load_keypoints returned shape {keypoints.shape} for {item.path}; "
-                                 f"expected ({len(indices)}, V, 4)")
+                                 f"expected ({len(indices)}, [M,] V, 4)")
             sample["keypoints"] = torch.from_numpy(mirror_keypoints(keypoints, self.keypoint_flip) if flipped else keypoints)
         return sample

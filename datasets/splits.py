@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +102,7 @@ def read_split_list(path: Path, root: Path, classes: tuple[str, ...]) -> tuple[V
     return tuple(items)
 
 
-def _group_number(group: str) -> str | None:
+def group_number(group: str) -> str | None:
     """``"Class/v_Class_g08"`` → ``"08"``; None for a group with no UCF101 group number."""
     match = _GROUP_NUMBER.search(group)
     return match.group(1) if match else None
@@ -119,7 +119,7 @@ def group_split(items: tuple[VideoItem, ...], fraction: float,
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
-    numbers = {item.group: _group_number(item.group) for item in items}
+    numbers = {item.group: group_number(item.group) for item in items}
     if items and None not in numbers.values():
         keys = sorted(set(numbers.values()))
         held_keys = set(_pick(keys, fraction, rng))
@@ -218,3 +218,34 @@ def load_split(root: str | Path, split: int = 1, split_dir: str | Path | None = 
         train, test = group_split(items, test_fraction, rng)
     train, val = group_split(train, val_fraction, rng)
     return Split(classes, train, val, test)
+
+
+def fold_split(items: tuple[VideoItem, ...], fold: tuple[int, int],
+               seed: int = 0) -> tuple[tuple[VideoItem, ...], tuple[VideoItem, ...]]:
+    """(kept, held_out) for fold ``k`` of ``K`` (``fold = (k, K)``, 0 <= k < K): scikit-learn's
+    ``StratifiedGroupKFold``, whole sources held out together — the UCF101 group number or subject when every
+    item has one (the same actor held out in every class), else each item's ``group``."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    k, folds = fold
+    if not 0 <= k < folds or folds < 2:
+        raise ValueError(f"fold {k} of {folds}: need --folds K >= 2 and 0 <= k < K")
+    numbers = [group_number(item.group) for item in items]
+    groups = numbers if None not in numbers else [item.group for item in items]
+    if len(set(groups)) < folds:
+        raise ValueError(f"--folds {folds} needs at least {folds} sources (subjects / groups) to hold out; the "
+                         f"training data has {len(set(groups))}: use --folds {max(2, len(set(groups)))} or fewer")
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    _, held = list(splitter.split(np.zeros(len(items)), [i.label for i in items], groups))[k]
+    held_set = set(held.tolist())
+    return (tuple(item for i, item in enumerate(items) if i not in held_set),
+            tuple(items[i] for i in sorted(held_set)))
+
+
+def with_fold(split: Split, fold: tuple[int, int] | None, seed: int = 0) -> Split:
+    """``split`` with train and validation re-drawn as fold ``fold = (k, K)`` of their union (``fold_split``);
+    unchanged when ``fold`` is None. The test list is never touched."""
+    if fold is None:
+        return split
+    kept, held = fold_split(split.train + split.val, fold, seed)
+    return replace(split, train=kept, val=held)

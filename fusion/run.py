@@ -56,8 +56,8 @@ def stream_role(model: Stream) -> str:
 
 
 def detected_fraction(keypoints: torch.Tensor) -> torch.Tensor:
-    """(B, T, V, 4) raw keypoints → (B,) share of frames with any non-zero joint (a person found)."""
-    return (keypoints.abs().sum((-1, -2)) > 0).float().mean(1)
+    """(B, T, [M,] V, 4) raw keypoints → (B,) share of frames with any non-zero joint (a person found)."""
+    return (keypoints.abs().flatten(2).sum(-1) > 0).float().mean(1)
 
 
 class RunPredictor:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from twostream.datasets.persons import fit_persons
+
 from twostream.errors import CacheError
 
 FORMAT_VERSION = 2
@@ -310,6 +312,4 @@ def select_persons(keypoints: np.ndarray, persons: int | None) -> np.ndarray:
         raise ValueError(f"keypoints must be (T, M, V, 4) or (T, V, 4), got shape {keypoints.shape}")
     if persons is None:
         return keypoints[:, 0]
-    out = np.zeros((len(keypoints), persons, *keypoints.shape[2:]), np.float32)  # (T, persons, V, 4)
-    out[:, :keypoints.shape[1]] = keypoints[:, :persons]
-    return out
+    return fit_persons(keypoints, persons)  # (T, persons, V, 4)

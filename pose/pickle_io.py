@@ -68,7 +68,10 @@ class SkeletonRecord:
     label: int
     """Class index; -1 when the annotation has none."""
     keypoints: np.ndarray
-    """float32 (T, V, 4): x, y normalised to ``img_shape``, 0, score; a frame without a person is zeros."""
+    """float32 (T, M, V, 4): x, y normalised to ``img_shape``, 0, score, for M >= 1 person slots, the one
+    present in most frames with the highest total score first; an absent person / frame is zeros."""
+    subject: str | None = None
+    """Who performs it (the annotation's ``subject``), when the file says: validation and folds split by it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class SkeletonSet:
     layout: str = "coco17"
     splits: dict[str, list[str]] = field(default_factory=dict)
     """Split name → record names, as stored in the file (empty for a single annotation)."""
+    classes: tuple[str, ...] = ()
+    """Class names by label, when the file has them (``classes``)."""
 
 
 def _record(ann: dict, path: Path) -> SkeletonRecord:
@@ -89,16 +94,18 @@ def _record(ann: dict, path: Path) -> SkeletonRecord:
     if xy.ndim != 4 or xy.shape[-1] != 2:
         raise CacheError(f"{path}: keypoint of {ann.get('frame_dir')!r} has shape {xy.shape}, expected (M, T, V, 2)")
     score = np.asarray(ann.get("keypoint_score", np.ones(xy.shape[:3])), np.float32)  # (M, T, V)
-    best = score.mean(axis=-1).argmax(axis=0)  # (T,) most confident person in each frame
-    frames = np.arange(xy.shape[1])
+    present = score.sum(axis=-1) > 0  # (M, T): padded person slots hold no one
+    order = np.lexsort((-score.sum(axis=(1, 2)), -present.sum(axis=1)))  # longest present, then most confident
     height, width = ann["img_shape"][:2]
-    kp = np.zeros(xy.shape[1:3] + (4,), np.float32)  # (T, V, 4)
-    kp[..., 0] = xy[best, frames, :, 0] / width
-    kp[..., 1] = xy[best, frames, :, 1] / height
-    kp[..., 3] = score[best, frames]
-    kp[score[best, frames].sum(axis=-1) == 0] = 0.0  # padded person slots: no one there
+    kp = np.zeros((xy.shape[1], xy.shape[0], xy.shape[2], 4), np.float32)  # (T, M, V, 4)
+    kp[..., 0] = xy[order].transpose(1, 0, 2, 3)[..., 0] / width
+    kp[..., 1] = xy[order].transpose(1, 0, 2, 3)[..., 1] / height
+    kp[..., 3] = score[order].transpose(1, 0, 2)
+    kp[~present[order].T] = 0.0
     label = ann.get("label")
-    return SkeletonRecord(str(ann.get("frame_dir", path.stem)), -1 if label is None else int(label), kp)
+    subject = ann.get("subject")
+    return SkeletonRecord(str(ann.get("frame_dir", path.stem)), -1 if label is None else int(label), kp,
+                          None if subject is None else str(subject))
 
 
 def load_skeleton_pickle(path: str | os.PathLike) -> SkeletonSet:
@@ -115,7 +122,9 @@ def load_skeleton_pickle(path: str | os.PathLike) -> SkeletonSet:
         raise CacheError(f"{path}: expected an annotation dict, a list of them or {{split, annotations}}, "
                          f"got {type(data).__name__}")
     records = [_record(ann, path) for ann in annotations]
-    num_joints = {r.keypoints.shape[1] for r in records}
+    num_joints = {r.keypoints.shape[2] for r in records}
     if num_joints - {17}:
         raise CacheError(f"{path}: expected COCO-17 keypoints, found {sorted(num_joints)} joints")
-    return SkeletonSet(records, "coco17", {str(k): [str(n) for n in v] for k, v in splits.items()})
+    names = data.get("classes", ()) if isinstance(data, dict) and "annotations" in data else ()
+    return SkeletonSet(records, "coco17", {str(k): [str(n) for n in v] for k, v in splits.items()},
+                       tuple(str(c) for c in names))

@@ -127,24 +127,44 @@ class PersonTracker:
         return out
 
 
+def _nearest_slot(free: list[int], placed: np.ndarray, frames: np.ndarray, centres: np.ndarray) -> int:
+    """Of the ``free`` slots, the one whose occupant nearest in time to ``frames`` stood nearest the track."""
+    best, best_distance = free[0], np.inf
+    for slot in free:
+        occupied = np.flatnonzero(~np.isnan(placed[:, slot, 0]))  # frames where someone is already in that slot
+        if not len(occupied):
+            continue
+        gaps = np.abs(occupied[:, None] - frames[None, :])  # (K, F)
+        k, f = np.unravel_index(np.argmin(gaps), gaps.shape)
+        distance = float(np.linalg.norm(placed[occupied[k], slot] - centres[f]))
+        if distance < best_distance:
+            best, best_distance = slot, distance
+    return best
+
+
 def rank_slots(keypoints: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
     """The slot order of a whole tracked video so that slot 0 is its main actor.
 
     ``keypoints`` (N, M, V, 4) and ``track_ids`` (N, M) as ``PersonTracker`` wrote them. Tracks are ranked by
-    frames present x mean box area; each, in rank order, gets the lowest slot free over its whole life (a track
-    that left and came back keeps one slot). Returns ``order`` (N, M): ``new[n, s] = old[n, order[n, s]]``.
+    frames present x mean box area; each, in rank order, gets a slot free over its whole life: of those, the one
+    whose nearest occupant in time stood nearest (a person lost longer than the tracker's memory comes back as a
+    new track, and takes their old slot again), else the lowest. Returns ``order`` (N, M):
+    ``new[n, s] = old[n, order[n, s]]``.
     """
     n, m = track_ids.shape
     present = track_ids >= 0  # (N, M)
     xy = keypoints[..., :2]  # (N, M, V, 2)
     area = np.prod(xy.max(-2) - xy.min(-2), axis=-1) * present  # (N, M)
+    centre = (xy.max(-2) + xy.min(-2)) / 2  # (N, M, 2)
+    placed = np.full((n, m, 2), np.nan)  # (N, M, 2) centre of the person put in new slot s at frame n
     weight = {int(t): float(area[track_ids == t].sum()) for t in np.unique(track_ids[present])}
     taken = np.zeros((n, m), bool)  # (N, M) new slot s busy at frame n
     order = np.tile(np.arange(m), (n, 1))  # (N, M)
     target = np.full((n, m), -1, np.int64)  # (N, M) new slot of old slot s at frame n
     for track in sorted(weight, key=lambda t: -weight[t]):
         frames, old = np.nonzero(track_ids == track)
-        slot = next((s for s in range(m) if not taken[frames, s].any()), None)
+        free = [s for s in range(m) if not taken[frames, s].any()]
+        slot = _nearest_slot(free, placed, frames, centre[frames, old]) if free else None
         if slot is None:  # no slot free for the whole life: frame by frame
             for f, o in zip(frames, old):
                 s = int(np.argmin(taken[f]))
@@ -152,6 +172,7 @@ def rank_slots(keypoints: np.ndarray, track_ids: np.ndarray) -> np.ndarray:
             continue
         taken[frames, slot] = True
         target[frames, old] = slot
+        placed[frames, slot] = centre[frames, old]
     for f in range(n):
         empty_new = [s for s in range(m) if not taken[f, s]]
         empty_old = [s for s in range(m) if target[f, s] < 0]

@@ -19,7 +19,7 @@ class InputSpec:
     """What a stream needs from a sample, so the loop, fusion and the live demo never hard-code 112 or 224."""
 
     key: str
-    """Sample key the stream reads: ``"video"`` (T, C, H, W) or ``"keypoints"`` (T, V, 4)."""
+    """Sample key the stream reads: ``"video"`` (T, C, H, W) or ``"keypoints"`` (T, M, V, 4)."""
     clip_len: int
     """Frames per clip, picked with ``datasets.sampling.uniform_indices``."""
     size: int | None = None
@@ -30,6 +30,9 @@ class InputSpec:
     """Per-channel RGB std on 0..1 pixels (video only)."""
     layout: str | None = None
     """Joint layout name, e.g. ``"mediapipe_33"`` (keypoints only)."""
+    persons: int | None = None
+    """Person slots M per keypoint clip (keypoints only): slot 0 the main actor, an absent one all zeros. The
+    model also takes a 4-D ``(B, T, V, 4)`` clip as M = 1."""
     sampling: Sampling = Sampling()
     """How the run picked its clips' frames and over how many seconds (its time scale): set by training from
     ``--sampling`` / ``--frame-interval`` and the training videos, stored in the checkpoint, read by evaluation,

@@ -1,15 +1,10 @@
-"""Keypoint-sequence streams: ``pose_gru`` and ``pose_stgcn``, over raw ``(B, T, V, 4)`` keypoints.
+"""Keypoint-sequence streams: ``pose_gru`` and ``pose_stgcn``, over raw ``(B, T, M, V, 4)`` keypoints.
 
-Both normalise INSIDE ``forward`` (pure torch, ONNX-exportable), so training, ``predict``, the live demo and an
-exported model all see the same function of the raw keypoints (x, y normalised to the frame, z, visibility):
-
-* centre each frame on its mid-hip, scale the sequence by its mean torso length over the frames with a person
-  (guarded against zero) — the torch twin of ``pose.skeleton.normalise``;
-* velocities: the frame-to-frame change of the scaled (not centred) positions, zero across missing joints;
-* the detected mask: a joint that is all zeros is "not found"; its features are zeroed and the mask itself is
-  a channel, so a window with nobody in it gives finite features that say so.
-
-Per joint and frame the model sees ``FEATURES`` = 7 channels: x, y, z (normalised), vx, vy, visibility, mask.
+Every keypoint model follows one pattern (PYSKL's): ``streams.keypoint_features.SkeletonFeatures`` normalises
+each person INSIDE ``forward`` (pure torch, ONNX-exportable), one encoder shared by the persons turns each into
+a feature vector, and ``pool_persons`` averages the persons present (an all-zero slot is absent and adds
+nothing). A 4-D ``(B, T, V, 4)`` input is one person. ``InputSpec.persons`` (M) is how many slots the data
+path fills for the model.
 """
 
 from __future__ import annotations
@@ -19,52 +14,24 @@ from torch import nn
 
 from twostream.pose.skeleton import JointLayout, get_layout
 from twostream.streams.base import InputSpec, Stream
+from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures, pool_persons
 from twostream.streams.registry import register
 
-FEATURES = 7
-EPS = 1e-6
 
-
-class SkeletonFeatures(nn.Module):
-    """Raw ``(B, T, V, 4)`` keypoints → ``(B, T, V, 7)`` translation- and scale-invariant joint features."""
-
-    def __init__(self, layout: JointLayout) -> None:
-        super().__init__()
-        self.register_buffer("centre", torch.tensor(layout.centre), persistent=False)
-        self.register_buffer("shoulders", torch.tensor(layout.torso[0]), persistent=False)
-        self.register_buffer("hips", torch.tensor(layout.torso[1]), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = (x.abs().sum(-1) > 0).to(x.dtype)  # (B, T, V): joint found
-        frame = (mask.sum(-1) > 0).to(x.dtype)  # (B, T): person found
-        xyz = x[..., :3]  # (B, T, V, 3)
-        centre = xyz.index_select(2, self.centre).mean(2, keepdim=True)  # (B, T, 1, 3)
-        shoulders = xyz[..., :2].index_select(2, self.shoulders).mean(2)  # (B, T, 2)
-        hips = xyz[..., :2].index_select(2, self.hips).mean(2)  # (B, T, 2)
-        torso = (shoulders - hips).pow(2).sum(-1).sqrt()  # (B, T)
-        count = frame.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1)
-        scale = ((torso * frame).sum(1, keepdim=True) / count).clamp(min=EPS)  # (B, 1)
-        scale = scale[:, :, None, None]  # (B, 1, 1, 1)
-        position = (xyz - centre) / scale * mask[..., None]  # (B, T, V, 3)
-        scaled = xyz[..., :2] / scale  # (B, T, V, 2): keeps whole-body motion for the velocity
-        both = mask[:, 1:] * mask[:, :-1]  # (B, T-1, V)
-        velocity = (scaled[:, 1:] - scaled[:, :-1]) * both[..., None]  # (B, T-1, V, 2)
-        velocity = torch.cat([torch.zeros_like(velocity[:, :1]), velocity], dim=1)  # (B, T, V, 2)
-        visibility = x[..., 3:4] * mask[..., None]  # (B, T, V, 1)
-        return torch.cat([position, velocity, visibility, mask[..., None]], dim=-1)  # (B, T, V, 7)
-
-
-def _check_input(x: torch.Tensor, num_joints: int) -> None:
-    if x.dim() != 4 or x.shape[-2:] != (num_joints, 4):
-        raise ValueError(f"keypoint stream expects (B, T, {num_joints}, 4) keypoints, got {tuple(x.shape)}")
+def keypoint_spec(clip_len: int, layout: JointLayout, persons: int) -> InputSpec:
+    """The ``InputSpec`` of a keypoint model (``persons`` >= 1 slots per clip)."""
+    if persons < 1:
+        raise ValueError(f"persons must be >= 1, got {persons}")
+    return InputSpec(key="keypoints", clip_len=clip_len, layout=layout.name, persons=persons)
 
 
 class PoseGRU(Stream):
     """Per-frame joint features → linear embedding → bidirectional GRU → mean over time."""
 
-    def __init__(self, *, num_classes: int, clip_len: int, layout: JointLayout, hidden: int, dropout: float):
+    def __init__(self, *, num_classes: int, clip_len: int, layout: JointLayout, hidden: int, dropout: float,
+                 persons: int = 1):
         super().__init__()
-        self.input_spec = InputSpec(key="keypoints", clip_len=clip_len, layout=layout.name)
+        self.input_spec = keypoint_spec(clip_len, layout, persons)
         self.num_classes = num_classes
         self.num_features = 2 * hidden
         self.num_joints = layout.num_joints
@@ -74,10 +41,9 @@ class PoseGRU(Stream):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.num_joints)
-        f = self.features(x).flatten(2)  # (B, T, V*7)
-        h, _ = self.gru(self.embed(f))  # (B, T, 2H)
-        return h.mean(1)  # (B, 2H)
+        f, persons = self.features(x)  # (B, M, T, V, C), (B, M)
+        h, _ = self.gru(self.embed(f.flatten(3).flatten(0, 1)))  # (B*M, T, 2H)
+        return pool_persons(h.mean(1), persons)  # (B, 2H)
 
 
 def normalised_adjacency(layout: JointLayout) -> torch.Tensor:
@@ -116,9 +82,9 @@ class PoseSTGCN(Stream):
     """A compact ST-GCN: input batch norm, graph-conv + temporal-conv blocks, mean over time and joints."""
 
     def __init__(self, *, num_classes: int, clip_len: int, layout: JointLayout, channels: tuple[int, ...],
-                 dropout: float):
+                 dropout: float, persons: int = 1):
         super().__init__()
-        self.input_spec = InputSpec(key="keypoints", clip_len=clip_len, layout=layout.name)
+        self.input_spec = keypoint_spec(clip_len, layout, persons)
         self.num_classes = num_classes
         self.num_features = channels[-1]
         self.num_joints = layout.num_joints
@@ -133,25 +99,24 @@ class PoseSTGCN(Stream):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.num_joints)
-        f = self.features(x)  # (B, T, V, 7)
-        b, t, v, c = f.shape
-        f = self.data_bn(f.permute(0, 2, 3, 1).reshape(b, v * c, t))  # (B, V*7, T)
-        f = f.reshape(b, v, c, t).permute(0, 2, 3, 1)  # (B, 7, T, V)
-        return self.blocks(f).mean((2, 3))  # (B, C_last)
+        f, persons = self.features(x)  # (B, M, T, V, C), (B, M)
+        b, m, t, v, c = f.shape
+        f = self.data_bn(f.permute(0, 1, 3, 4, 2).reshape(b * m, v * c, t))  # (B*M, V*C, T)
+        f = f.reshape(b * m, v, c, t).permute(0, 2, 3, 1)  # (B*M, C, T, V)
+        return pool_persons(self.blocks(f).mean((2, 3)), persons)  # (B, C_last)
 
 
 @register
 def pose_gru(*, num_classes: int, clip_len: int = 32, layout: str = "mediapipe33", hidden: int = 128,
-             dropout: float = 0.2) -> PoseGRU:
-    """Bidirectional GRU over per-frame joint features (positions, velocities, visibility, mask)."""
+             dropout: float = 0.2, persons: int = 2) -> PoseGRU:
+    """Bidirectional GRU over each person's per-frame joint features, persons averaged."""
     return PoseGRU(num_classes=num_classes, clip_len=clip_len, layout=get_layout(layout), hidden=hidden,
-                   dropout=dropout)
+                   dropout=dropout, persons=persons)
 
 
 @register
 def pose_stgcn(*, num_classes: int, clip_len: int = 32, layout: str = "mediapipe33",
-               channels: tuple[int, ...] = (32, 64, 128), dropout: float = 0.2) -> PoseSTGCN:
-    """Compact ST-GCN on the layout's bone graph (normalised adjacency, learnable edge importance)."""
+               channels: tuple[int, ...] = (32, 64, 128), dropout: float = 0.2, persons: int = 2) -> PoseSTGCN:
+    """Compact ST-GCN on the layout's bone graph (normalised adjacency, learnable edge importance), per person."""
     return PoseSTGCN(num_classes=num_classes, clip_len=clip_len, layout=get_layout(layout),
-                     channels=tuple(channels), dropout=dropout)
+                     channels=tuple(channels), dropout=dropout, persons=persons)

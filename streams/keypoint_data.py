@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
-
 from twostream.errors import CacheError
+from twostream.datasets.splits import group_number
 from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, select_persons, stamp_matches
 from twostream.pose.cache_check import screen_split
 from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
 from twostream.streams.base import InputSpec
-from twostream.streams.skeleton_aug import default_augment
+from twostream.datasets.skeleton_aug import default_augment
+from twostream.datasets.skeletons import AugmentedKeypoints, SkeletonDataset
 
 
 def to_layout(keypoints: np.ndarray, layout: str) -> np.ndarray:
@@ -67,32 +66,16 @@ class CacheKeypoints:
         return select_persons(to_layout(keypoints_at(cache, frame_indices), self.layout), self.persons)
 
 
-class AugmentedKeypoints(Dataset):
-    """Wraps a dataset and augments its ``"keypoints"`` with a generator seeded by ``(seed, epoch, index)``."""
-
-    def __init__(self, base: Dataset, augment, seed: int = 0) -> None:
-        self.base, self.augment, self.seed, self.epoch = base, augment, seed, 0
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        if hasattr(self.base, "set_epoch"):
-            self.base.set_epoch(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        sample = dict(self.base[index])
-        rng = np.random.default_rng([self.seed, self.epoch, index, 7])
-        sample["keypoints"] = torch.from_numpy(self.augment(sample["keypoints"].numpy(), rng))
-        return sample
-
-
 def source_layout(source: str | Path) -> str:
     """The joint layout a keypoint source holds: a skeleton pickle records its own (COCO-17 for the pyskl /
     mmaction2 files), a dataset folder's ``.pose.npz`` caches are MediaPipe-33."""
     source = Path(source)
     return _skeletons(source).layout if source.is_file() else MEDIAPIPE_33.name
+
+
+def source_persons(path: str | Path, most: int = 2) -> int:
+    """Person slots a skeleton pickle fills in any of its sequences, at most ``most`` (PYSKL keeps 2)."""
+    return min(most, max(r.keypoints.shape[1] for r in _skeletons(Path(path)).annotations))
 
 
 def _skeletons(path: Path):
@@ -112,39 +95,44 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
                             split_dir: str | Path | None = None, train_split: str | None = None,
                             test_split: str | None = None, val_fraction: float = 0.1, seed: int = 0,
                             clips_per_video: int = 1, flip: bool = True,
-                            videos: dict[str, list[str]] | None = None, on_bad_cache: str = "fail"):
+                            videos: dict[str, list[str]] | None = None, on_bad_cache: str = "fail",
+                            fold: tuple[int, int] | None = None):
     """Train / val / test keypoint datasets (a ``streams.data.DatasetBundle``) for a stream with ``spec``.
 
     ``source`` is either a dataset folder whose videos have ``.pose.npz`` caches beside them (the RGB stream's
     ``load_split`` split, so both streams train and test on the same videos), or an mmaction2 / pyskl skeleton
     pickle whose split lists ``train_split`` / ``test_split`` name (validation is carved from train, whole
     UCF101 groups at a time). Training samples are augmented with ``skeleton_aug.default_augment``, without its
-    horizontal flip when ``flip`` is False (left/right-specific classes).
+    horizontal flip when ``flip`` is False (left/right-specific classes). Validation is carved by source (the
+    pickle's ``subject``, a UCF101 group), as fold ``fold = (k, K)`` when given; ``meta["validation_by"]`` says
+    which (None: validation shares sources with training).
     """
     if spec.key != "keypoints":
         raise ValueError(f"build_keypoint_datasets needs a keypoints InputSpec, got key {spec.key!r}")
     source = Path(source)
     if source.is_file():
-        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video, flip)
+        return _from_pickle(source, spec, train_split, test_split, val_fraction, seed, clips_per_video, flip, fold)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the split lists of a skeleton pickle; a video folder "
                          "uses --split K (and --split-dir D)")
     if not source.is_dir():
         raise FileNotFoundError(f"keypoint source {source} is neither a dataset folder nor a skeleton pickle")
     return _from_folder(source, spec, split, split_dir, val_fraction, seed, clips_per_video, flip, videos,
-                        on_bad_cache)
+                        on_bad_cache, fold)
 
 
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
                  clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None,
-                 on_bad_cache: str = "fail"):
+                 on_bad_cache: str = "fail", fold: tuple[int, int] | None = None):
     from twostream.datasets.clips import ClipDataset
-    from twostream.datasets.splits import load_split
+    from twostream.datasets.splits import load_split, with_fold
     from twostream.streams.data import DatasetBundle
 
-    s = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed, videos=videos)
-    load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root))
-    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout})
+    s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
+                             videos=videos), fold, seed)
+    load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root), persons=spec.persons or 1)
+    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout},
+                              persons=load.persons)
 
     def make(items, train: bool):
         if not items:
@@ -154,20 +142,20 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
                            clips_per_video=1 if train else clips_per_video, keys=("keypoints",),
                            load_keypoints=load, seed=seed, sampling=spec.sampling)
 
-    layout = get_layout(load.layout)
-    train = AugmentedKeypoints(make(s.train, True), default_augment(layout.flip, mirror=flip), seed)
+    layout, persons = get_layout(load.layout), spec.persons or 1
+    wrap = lambda data, augment: data and AugmentedKeypoints(data, augment, persons=persons, seed=seed)  # noqa: E731
+    train = wrap(make(s.train, True), default_augment(layout.flip, mirror=flip))
+    by = "group" if all(group_number(i.group) for i in s.train + s.val) else None
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
-            "flip": flip, "videos": s.record()}
-    return DatasetBundle(tuple(s.classes), train, make(s.val, False), make(s.test, False), dropped, meta,
-                         s.unlisted)
+            "flip": flip, "videos": s.record(), "validation_by": by, "fold": fold}
+    return DatasetBundle(tuple(s.classes), train, wrap(make(s.val, False), None), wrap(make(s.test, False), None),
+                         dropped, meta, s.unlisted)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
-                 val_fraction: float, seed: int, clips_per_video: int, flip: bool):
-    from twostream.datasets.folder import VideoItem, group_of
-    from twostream.datasets.skeletons import SkeletonDataset
-    from twostream.datasets.splits import group_split
+                 val_fraction: float, seed: int, clips_per_video: int, flip: bool, fold: tuple[int, int] | None):
+    from twostream.datasets.splits import fold_split, group_split
     from twostream.streams.data import DatasetBundle
 
     skeletons = _skeletons(path)
@@ -182,24 +170,43 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
     unknown = [n for part in names.values() for n in part if n not in records]
     if unknown:
         raise ValueError(f"{path}: split lists name {len(unknown)} unknown annotations, e.g. {unknown[0]!r}")
-    pseudo = tuple(VideoItem(Path(n), records[n].label, n, f"{records[n].label}/{group_of(n)}")
-                   for n in names["train"])
-    kept, held = group_split(pseudo, val_fraction, np.random.default_rng(seed))
-    classes = tuple(str(i) for i in range(max(r.label for r in records.values()) + 1))
-    layout = get_layout(skeletons.layout)
+    pseudo, by = _grouped(names["train"], records)
+    if fold is None:
+        kept, held = group_split(pseudo, val_fraction, np.random.default_rng(seed))
+    else:
+        kept, held = fold_split(pseudo, fold, seed)
+    classes = skeletons.classes or tuple(str(i) for i in range(max(r.label for r in records.values()) + 1))
+    layout, persons = get_layout(skeletons.layout), spec.persons or 1
 
     def make(part: Sequence[str], train: bool):
         if not part:
             return None
-        return SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
-                               clip_len=spec.clip_len, train=train, seed=seed,
-                               augment=default_augment(layout.flip, mirror=flip) if train else None,
+        data = SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
+                               clip_len=spec.clip_len, train=train, seed=seed, persons=persons,
                                clips_per_video=1 if train else clips_per_video)
+        return AugmentedKeypoints(data, default_augment(layout.flip, mirror=flip) if train else None,
+                                  persons=persons, seed=seed)
 
     meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split,
-            "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip}
+            "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip,
+            "validation_by": by, "fold": fold}
     return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
                          make(names["test"], False), (), meta)
+
+
+def _grouped(names: Sequence[str], records: dict) -> tuple[tuple, str | None]:
+    """Pseudo ``VideoItem``s for ``group_split``, grouped by what the data says is one source — the pickle's
+    ``subject`` (the same subjects held out in every class), else a UCF101 ``_gNN_`` name — and what that was
+    (``"subject"``, ``"group"``, or None: every sequence its own group, validation shares sources)."""
+    from twostream.datasets.folder import VideoItem, group_of
+
+    if all(records[n].subject is not None for n in names):
+        number = {s: i for i, s in enumerate(sorted({records[n].subject for n in names}))}
+        groups, by = [f"{records[n].label}/subject_g{number[records[n].subject]}" for n in names], "subject"
+    else:
+        groups = [f"{records[n].label}/{group_of(n)}" for n in names]
+        by = "group" if all(group_number(g) for g in groups) else None
+    return tuple(VideoItem(Path(n), records[n].label, n, g) for n, g in zip(names, groups)), by
 
 
 def _split_names(splits: dict[str, list[str]], key: str | None, path: Path, role: str,

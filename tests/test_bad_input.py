@@ -28,6 +28,9 @@ from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 
 
+_HELD: list = []  # lock files held open by the "another extract is running" case
+
+
 @dataclass(frozen=True)
 class World:
     root: Path
@@ -67,6 +70,13 @@ def _cli(argv: list[str], capsys) -> tuple[int, str]:
 def _checksums(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_locks():
+    yield
+    while _HELD:
+        _HELD.pop().close()
 
 
 @pytest.fixture(scope="module")
@@ -199,9 +209,6 @@ def _one_video(world: World, tmp: Path, monkeypatch) -> None:
     shutil.copyfile(world.video, tmp / "one" / "a.avi")
 
 
-_HELD: list = []
-
-
 def _hold_lock(world: World, tmp: Path, monkeypatch) -> None:
     """Another extract holds the folder's lock (an open file of this process: flock still refuses a second)."""
     import fcntl
@@ -211,7 +218,7 @@ def _hold_lock(world: World, tmp: Path, monkeypatch) -> None:
     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     handle.write("4242")
     handle.flush()
-    _HELD.append(handle)  # closed with the module
+    _HELD.append(handle)  # closed by _release_locks after the module
 
 
 # ------------------------------------------------------------------------------------------------ the cases
@@ -258,6 +265,11 @@ TRAIN_CASES = [
     Case("train-split-train-and-test", "train {tmp}/data --model fc --out {tmp}/r", 2,
          ("both the train and the test list", "trainlist01.txt:1", "testlist01.txt:5"),
          setup=_split_edit("both")),
+    Case("train-pose-without-caches", "train {data} --model pose_gru --epochs 1 --out {tmp}/pose", 2,
+         ("8 of 8 keypoint caches are unusable", "{video}", "twostream extract {data}"),
+         check=lambda w, t, o: not (t / "pose" / "last.pt").exists() or pytest.fail("trained anyway")),
+    Case("train-on-bad-cache-bogus", "train {data} --model pose_gru --on-bad-cache ignore --out {tmp}/pose", 2,
+         ("ignore",)),
     Case("train-workers-capped", "train {data} --model fc --epochs 1 --clip-len 2 --batch-size 8 --workers 1000 "
          "--out {tmp}/capped", 0, ("--workers 1000 capped",)),
     Case("train-no-validation", "train {data} --model fc --epochs 1 --clip-len 2 --workers 0 --val-fraction 0 "
@@ -318,6 +330,9 @@ LIVE_CASES = [
     Case("pose-show-over-video", "pose-show {video} -o {video}", 2, ("{video}", "input")),
     Case("pose-show-output-folder", "pose-show {video} -o {tmp}", 2, ("{tmp} is a folder",)),
     Case("pose-show-folder-as-video", "pose-show {data}", 2, ("{data} is a folder",)),
+    Case("pose-show-model-offline", "pose-show {video} -o {tmp}/x.mp4 --pose-model lite", 2,
+         ("pose_landmarker_lite.task", "--pose-model full"),
+         setup=lambda w, t, m: m.setenv("TWOSTREAM_CACHE", str(t / "empty-cache"))),
     Case("quickstart-bad-epochs", "quickstart --out {tmp}/qs --epochs 0", 2, ("--epochs",),
          check=lambda w, t, o: not (t / "qs").exists() or pytest.fail("quickstart started work")),
     Case("quickstart-unknown-class", "quickstart --out {tmp}/qs --classes jump,fly", 2, ("fly",)),

@@ -77,3 +77,21 @@ def test_a_copied_dataset_keeps_its_caches_fresh(dataset, tmp_path):
     assert check_caches(videos) == [] and load_fresh(videos[0]) is not None
     videos[1].write_bytes(videos[1].read_bytes()[:-1] + b"\1")  # same size, other content: stale
     assert [p.kind for p in check_caches(videos)] == ["stale"]
+
+
+def test_a_cache_with_fewer_person_slots_than_the_model_reads_is_named(dataset):
+    videos = sorted(dataset.rglob("*.avi"))
+    problems = check_caches(videos, persons=2)
+    assert [p.kind for p in problems] == ["persons"] * len(videos) and "--persons 2" in problems[0].reason
+    assert check_caches(videos, persons=1) == []
+
+
+def test_extract_mode_redoes_the_bad_caches_there_and_then(dataset):
+    from twostream.datasets.splits import load_split
+    from twostream.pose.cache_check import screen_split
+
+    bad = sorted(dataset.rglob("*.avi"))[1]
+    cache_path_for(bad).unlink()
+    split, dropped = screen_split(load_split(dataset), dataset, on_bad_cache="extract")
+    assert dropped == () and load_fresh(bad) is not None
+    assert sum(len(getattr(split, n)) for n in ("train", "val", "test")) == 8

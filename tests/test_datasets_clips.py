@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 from twostream.datasets.clips import ClipDataset, find_unreadable
 from twostream.datasets.folder import make_item
 from twostream.datasets.sampling import multi_clip_indices, uniform_indices
-from twostream.datasets.skeletons import SkeletonDataset
+from twostream.datasets.skeletons import AugmentedKeypoints, SkeletonDataset
 from twostream.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 from twostream.errors import VideoReadError
 
@@ -146,13 +146,15 @@ def test_skeleton_dataset_windows():
     seqs = [rng.random((t, 17, 4)).astype(np.float32) for t in (3, 40)]
     ds = SkeletonDataset(seqs, [2, 5], clip_len=8, train=False)
     s = ds[1]
-    assert s["keypoints"].shape == (8, 17, 4) and (s["label"], s["video_index"]) == (5, 1)
-    np.testing.assert_array_equal(s["keypoints"].numpy(), seqs[1][uniform_indices(40, 8)])
-    np.testing.assert_array_equal(ds[0]["keypoints"].numpy(), seqs[0][[0, 0, 0, 1, 1, 2, 2, 2]])
-    train = SkeletonDataset(seqs, [2, 5], clip_len=8, train=True, seed=1,
-                            augment=lambda k, r: k * 0 + r.random())
+    assert s["keypoints"].shape == (8, 1, 17, 4) and (s["label"], s["video_index"]) == (5, 1)
+    np.testing.assert_array_equal(s["keypoints"].numpy()[:, 0], seqs[1][uniform_indices(40, 8)])
+    np.testing.assert_array_equal(ds[0]["keypoints"].numpy()[:, 0], seqs[0][[0, 0, 0, 1, 1, 2, 2, 2]])
+    two = SkeletonDataset(seqs, [2, 5], clip_len=8, train=False, persons=2)[1]["keypoints"]
+    assert two.shape == (8, 2, 17, 4) and (two[:, 1] == 0).all()  # an absent slot is all zeros
+    train = AugmentedKeypoints(SkeletonDataset(seqs, [2, 5], clip_len=8, train=True, seed=1),
+                               lambda k, r: k * 0 + r.random(), persons=1, seed=1)
     a, b = train[1]["keypoints"], train[1]["keypoints"]
-    assert torch.equal(a, b) and a.std() == 0  # seeded per item; augment ran with the item's generator
+    assert torch.equal(a, b) and (a == a.flatten()[0]).all()  # seeded per item; augment ran with its generator
 
 
 def test_skeleton_dataset_rejects_bad_shapes():

@@ -8,7 +8,7 @@ import torch
 
 from twostream.datasets.transforms import colour_jitter, mirror_keypoints
 from twostream.pose.skeleton import COCO_17, flip_keypoints
-from twostream.streams.skeleton_aug import HorizontalFlip
+from twostream.datasets.skeleton_aug import HorizontalFlip
 
 
 def _keypoints(layout, frames: int = 3) -> np.ndarray:

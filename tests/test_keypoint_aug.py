@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from twostream.pose.skeleton import get_layout
-from twostream.streams.skeleton_aug import (
-    Compose, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop, default_augment,
+from twostream.datasets.skeleton_aug import (
+    Compose, DetectorNoise, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop, ViewChange,
+    default_augment,
 )
 
 
@@ -42,7 +43,7 @@ def test_flip_with_p_zero_is_identity_and_keeps_missing_frames_zero():
 
 
 TRANSFORMS = [RandomAffine(degrees=20), TemporalCrop(0.5), SpeedChange((0.5, 2.0)), JointDropout(0.2),
-              default_augment(get_layout("coco17").flip)]
+              ViewChange(), DetectorNoise(missed_frames=0.2), default_augment(get_layout("coco17").flip)]
 
 
 @pytest.mark.parametrize("transform", TRANSFORMS, ids=lambda t: type(t).__name__)
@@ -78,3 +79,17 @@ def test_compose_applies_in_order():
     flip = HorizontalFlip(get_layout("coco17").flip, p=1.0)
     kp = skeleton(v=17)
     np.testing.assert_allclose(Compose((flip, flip))(kp, np.random.default_rng(0)), kp, atol=1e-6)
+
+
+def test_view_change_narrows_x_only_and_detector_noise_is_sized_by_the_person():
+    kp = skeleton(t=30, v=17)
+    kp[..., 1] = np.linspace(0.2, 0.8, 17)  # a person 0.6 frame heights tall
+    turned = ViewChange(yaw_degrees=80, shear=0.0)(kp, np.random.default_rng(3))
+    np.testing.assert_allclose(turned[..., 1], kp[..., 1], atol=1e-6)
+    assert turned[..., 0].std() <= kp[..., 0].std() + 1e-6
+    noisy = DetectorNoise(sigma=0.01, missed_frames=0.0)(kp, np.random.default_rng(0))
+    spread = (noisy[..., :2] - kp[..., :2]).std()
+    assert 0.004 < spread < 0.008  # 0.01 x 0.6
+    people = np.stack([kp, np.zeros_like(kp)], axis=1)  # (T, M, V, 4): slot 1 empty
+    out = default_augment(get_layout("coco17").flip)(people, np.random.default_rng(2))
+    assert out.shape == people.shape and (out[:, 1] == 0).all(), "an absent person slot stays absent"

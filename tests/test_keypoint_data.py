@@ -54,19 +54,19 @@ def test_folder_source_uses_uniform_indices_from_the_cache(tmp_path, make_video)
     bundle = build_keypoint_datasets(root, spec=spec, val_fraction=0.4)
     assert bundle.classes == CLASSES and len(bundle.test) == 2 and len(bundle.val) >= 2
     sample = bundle.test[0]
-    assert sample["keypoints"].shape == (5, 33, 4) and sample["keypoints"].dtype == torch.float32
+    assert sample["keypoints"].shape == (5, 1, 33, 4) and sample["keypoints"].dtype == torch.float32
     # uniform_indices(10, 5) = segment centres 1, 3, 5, 7, 9: the frames the RGB stream would decode too
-    frames = np.rint((sample["keypoints"][:, 0, 0].numpy() - 0.1) * 1000).astype(int)
+    frames = np.rint((sample["keypoints"][:, 0, 0, 0].numpy() - 0.1) * 1000).astype(int)
     assert frames.tolist() == [1, 3, 5, 7, 9]
     train_sample = bundle.train[0]
-    assert train_sample["keypoints"].shape == (5, 33, 4) and torch.isfinite(train_sample["keypoints"]).all()
+    assert train_sample["keypoints"].shape == (5, 1, 33, 4) and torch.isfinite(train_sample["keypoints"]).all()
     assert bundle.meta["source"] == "folder"
 
 
 def test_folder_source_to_coco17(tmp_path, make_video):
     root = make_ucf_folder(tmp_path / "data", make_video)
     bundle = build_keypoint_datasets(root, spec=InputSpec(key="keypoints", clip_len=4, layout="coco17"))
-    assert bundle.test[0]["keypoints"].shape == (4, 17, 4)
+    assert bundle.test[0]["keypoints"].shape == (4, 1, 17, 4)
 
 
 def test_missing_cache_names_the_video_and_the_extract_command(tmp_path, make_video):
@@ -111,7 +111,7 @@ def test_pickle_source_with_named_splits(tmp_path):
     bundle = build_keypoint_datasets(path, spec=spec, train_split="train1", test_split="test1", val_fraction=0.34)
     assert bundle.classes == ("0", "1")
     assert len(bundle.test) == 2 and len(bundle.train) + len(bundle.val) == 6 and len(bundle.val) >= 2
-    assert bundle.train[0]["keypoints"].shape == (6, 17, 4)
+    assert bundle.train[0]["keypoints"].shape == (6, 1, 17, 4)
     with pytest.raises(ValueError, match="--train-split KEY --test-split KEY"):
         build_keypoint_datasets(path, spec=spec)
     with pytest.raises(ValueError, match="available: test1, train1"):
@@ -137,7 +137,7 @@ def test_real_skeleton_pickles_end_to_end(shared_data, name):
             continue
         assert skeletons.layout == "coco17"
         record = skeletons.annotations[0]
-        assert record.keypoints.ndim == 3 and record.keypoints.shape[1:] == (17, 4)
+        assert record.keypoints.ndim == 4 and record.keypoints.shape[2:] == (17, 4)  # (T, M, V, 4)
         bundle = build_keypoint_datasets(path, spec=InputSpec(key="keypoints", clip_len=16, layout="coco17"),
                                          val_fraction=0.0)
         batch = torch.stack([bundle.train[i]["keypoints"] for i in range(min(2, len(bundle.train)))])

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from twostream.pose.skeleton import get_layout, normalise
-from twostream.streams.keypoint import FEATURES, SkeletonFeatures, normalised_adjacency
+from twostream.streams.keypoint import normalised_adjacency
+from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures
 from twostream.streams.registry import available, build
 
 MODELS = ("pose_gru", "pose_stgcn")
@@ -57,9 +58,24 @@ def test_no_person_frames_give_finite_output(name):
         for x in (blank, partly):
             out = model(x)
             assert out.shape == (2, 4) and torch.isfinite(out).all()
-    feats = SkeletonFeatures(get_layout("coco17"))(partly)
-    assert (feats[:, 1:3] == 0).all(), "features of no-person frames must be zero"
-    assert (feats[:, 0, :, -1] == 1).all(), "the mask channel marks found joints"
+    feats, persons = SkeletonFeatures(get_layout("coco17"))(partly)  # (B, M, T, V, C), (B, M)
+    assert (feats[:, :, 1:3] == 0).all(), "features of no-person frames must be zero"
+    assert (feats[:, 0, 0, :, 11] == 1).all(), "the mask channel marks found joints"
+    assert (persons == 1).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_absent_person_slots_change_nothing_and_4d_is_one_person(name):
+    model = build(name, num_classes=4, clip_len=5, layout="coco17", **SMALL[name]).eval()
+    one = random_skeletons(3, 5, 17, seed=4)  # (B, T, V, 4)
+    two = torch.stack([one, torch.zeros_like(one)], dim=2)  # (B, T, 2, V, 4): slot 1 empty
+    with torch.no_grad():
+        torch.testing.assert_close(model(two), model(one))
+        torch.testing.assert_close(model(two), model(two.flip(2)))  # which slot holds the person: no matter
+        other = random_skeletons(3, 5, 17, seed=5)
+        both = model(torch.stack([one, other], dim=2))
+    assert not torch.allclose(both, model(one)), "a second person present must count"
+    assert model.input_spec.persons == SMALL[name].get("persons", 2)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -81,10 +97,10 @@ def test_position_features_match_numpy_normalise():
     layout = get_layout("mediapipe33")
     x = random_skeletons(1, 7, 33, seed=3)
     x[0, 4] = 0.0  # a no-person frame
-    feats = SkeletonFeatures(layout)(x)
+    feats, _ = SkeletonFeatures(layout)(x)
     reference = normalise(x[0].numpy(), layout)  # (T, V, 4)
-    np.testing.assert_allclose(feats[0, ..., :3].numpy(), reference[..., :3], atol=1e-5)
-    assert feats.shape == (1, 7, 33, FEATURES)
+    np.testing.assert_allclose(feats[0, 0, ..., :2].numpy(), reference[..., :2], atol=1e-5)
+    assert feats.shape == (1, 1, 7, 33, FEATURES)
 
 
 def test_adjacency_is_symmetric_and_normalised():
@@ -96,7 +112,7 @@ def test_adjacency_is_symmetric_and_normalised():
 
 def test_wrong_joint_count_is_a_clear_error():
     model = build("pose_gru", num_classes=2, layout="coco17", hidden=8)
-    with pytest.raises(ValueError, match=r"\(B, T, 17, 4\)"):
+    with pytest.raises(ValueError, match=r"\(B, T, M, 17, 4\)"):
         model(torch.zeros(1, 4, 33, 4))
 
 

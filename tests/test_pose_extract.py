@@ -174,3 +174,19 @@ def test_a_killed_run_leaves_only_whole_caches_and_resumes(tmp_path, make_video)
     assert [v for v, s in statuses.items() if s == "skipped"] == [n.replace(".pose.npz", ".avi") for n in done]
     assert set(statuses.values()) <= {"skipped", "extracted"}
     assert not list(tmp_path.glob(".*.tmp"))  # temp files of the killed writer were cleaned up
+
+
+def test_the_report_counts_persons_and_a_version_1_cache_is_upgraded(tmp_path):
+    synth.render_video("handshake", tmp_path / "pair.avi", seed=5, frames=12)
+    synth.render_video("wave_right", tmp_path / "solo.avi", seed=3, frames=12)
+    old = cache_path_for(tmp_path / "solo.avi")
+    np.savez_compressed(old, format_version=1, landmarks=np.zeros((1, 33, 4)))  # a (broken) legacy cache
+    assert main(["extract", str(tmp_path), "--workers", "1", "--persons", "2"]) == 0
+    report = json.loads((tmp_path / "extract-report.json").read_text())
+    entries = {e["video"]: e for e in report["videos"]}
+    assert entries["pair.avi"]["frames_2plus"] >= 11 and entries["solo.avi"]["frames_2plus"] == 0
+    assert entries["solo.avi"]["status"] == "extracted" and entries["solo.avi"]["frames_1plus"] >= 11
+    assert report["person_frames"]["2plus"] == entries["pair.avi"]["frames_2plus"]
+    assert report["config"]["pose"]["persons"] == 2
+    cache = load_cache(old)
+    assert cache.format_version == 2 and cache.persons == 2 and cache.model == "full"

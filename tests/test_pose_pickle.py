@@ -22,7 +22,7 @@ def _annotation(name: str, label: int, t: int = 5, people: int = 2) -> dict:
 
 
 @pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
-def test_split_and_annotations_file_loads_most_confident_person(tmp_path, protocol):
+def test_split_and_annotations_file_keeps_person_slots_most_confident_first(tmp_path, protocol):
     anns = [_annotation("v_a", 0), _annotation("v_b", 1)]
     path = tmp_path / "set.pkl"
     path.write_bytes(pickle.dumps({"split": {"train1": ["v_a"], "test1": ["v_b"]}, "annotations": anns},
@@ -30,11 +30,13 @@ def test_split_and_annotations_file_loads_most_confident_person(tmp_path, protoc
     skeletons = load_skeleton_pickle(path)
     assert skeletons.layout == "coco17" and skeletons.splits == {"train1": ["v_a"], "test1": ["v_b"]}
     record = skeletons.annotations[1]
-    assert (record.name, record.label, record.keypoints.shape) == ("v_b", 1, (5, 17, 4))
+    assert (record.name, record.label, record.keypoints.shape) == ("v_b", 1, (5, 2, 17, 4))  # (T, M, V, 4)
     kp, source = record.keypoints, anns[1]["keypoint"].astype(np.float32)
-    np.testing.assert_allclose(kp[0, :, 0], source[1, 0, :, 0] / 200, rtol=1e-6)  # x / width, person 1
-    np.testing.assert_allclose(kp[1, :, 1], source[0, 1, :, 1] / 100, rtol=1e-6)  # y / height, person 0
-    np.testing.assert_allclose(kp[0, :, 3], 0.9, rtol=1e-3)
+    np.testing.assert_allclose(kp[0, 0, :, 0], source[1, 0, :, 0] / 200, rtol=1e-6)  # slot 0: person 1, x / width
+    np.testing.assert_allclose(kp[1, 0, :, 1], source[1, 1, :, 1] / 100, rtol=1e-6)  # the same person every frame
+    np.testing.assert_allclose(kp[1, 1, :, 1], source[0, 1, :, 1] / 100, rtol=1e-6)  # slot 1: person 0, y / height
+    np.testing.assert_allclose(kp[0, 0, :, 3], 0.9, rtol=1e-3)
+    np.testing.assert_allclose(kp[1, 0, :, 3], 0.2, rtol=1e-3)
     assert np.all(kp[..., 2] == 0) and np.all(kp[3] == 0)
 
 
@@ -43,7 +45,8 @@ def test_real_single_annotation_pickle(shared_data):
     assert skeletons.layout == "coco17" and len(skeletons.annotations) == 1 and skeletons.splits == {}
     record = skeletons.annotations[0]
     assert record.name == "v_ApplyEyeMakeup_g01_c01" and record.label == 0
-    assert record.keypoints.shape == (163, 17, 4) and record.keypoints.dtype == np.float32
+    assert record.keypoints.shape[0] == 163 and record.keypoints.shape[2:] == (17, 4)
+    assert record.keypoints.dtype == np.float32
     xy = record.keypoints[..., :2]
     assert 0.0 <= xy.min() and np.median(xy) < 1.0 and xy.max() < 1.5  # joints may sit a little out of frame
 

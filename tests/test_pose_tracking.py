@@ -79,3 +79,20 @@ def test_both_cartoon_actors_are_tracked_with_the_main_actor_in_slot_0(tmp_path)
         assert np.count_nonzero(np.diff(ids)) <= 1  # at most one id switch per slot
     nose_x = cache.keypoints[:, :, 0, 0]  # (T, 2) normalised
     np.testing.assert_allclose(nose_x, truth[:, :, 0, 0] / 160, atol=0.05)  # slot 0 = main actor, slot 1 = partner
+
+
+def test_a_person_back_after_the_memory_takes_their_old_slot_again():
+    n = 9
+    keypoints = np.zeros((n, 3, 5, 4), np.float32)
+    track_ids = np.full((n, 3), -1)
+    for t in range(n):  # 0: big, always there; 1 (middle) and 2 (left) leave after frame 2; 3 comes back left
+        keypoints[t, 0], track_ids[t, 0] = _person(0.8, 0.5, 0.4), 0
+        if t < 3:
+            keypoints[t, 1], track_ids[t, 1] = _person(0.5, 0.5, 0.3), 1
+            keypoints[t, 2], track_ids[t, 2] = _person(0.2, 0.5, 0.2), 2
+        if t > 5:  # the tracker put the returning person in the lowest free slot, 1
+            keypoints[t, 1], track_ids[t, 1] = _person(0.21, 0.5, 0.2), 3
+    slotted = np.take_along_axis(track_ids, rank_slots(keypoints, track_ids), axis=1)
+    assert slotted[:, 0].tolist() == [0] * n
+    assert slotted[:, 1].tolist() == [1, 1, 1, -1, -1, -1, -1, -1, -1]
+    assert slotted[:, 2].tolist() == [2, 2, 2, -1, -1, -1, 3, 3, 3]  # back in the left person's slot

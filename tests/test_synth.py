@@ -11,7 +11,10 @@ import pytest
 
 from twostream.cli.main import main
 from twostream.datasets.cartoon import JOINTS, random_look, skeleton_points
-from twostream.datasets.synth import ACTIONS, PIXEL_PAIRS, SKELETON_PAIRS, generate, render_video
+from twostream.datasets.synth import ACTIONS, PIXEL_PAIRS, SKELETON_PAIRS, generate, render_people, render_video
+from twostream.pose.backends import PoseConfig
+from twostream.pose.skeleton import MEDIAPIPE_33
+from twostream.pose.tracking import PoseStream
 
 J = {name: i for i, name in enumerate(JOINTS)}
 SMALL = (64, 48)
@@ -205,20 +208,35 @@ def test_fusion_pairs_differ_in_the_right_stream():
 # --- MediaPipe finds the figure ----------------------------------------------------------------------------------
 
 def test_mediapipe_finds_the_wave_right_figure(tmp_path):
-    mp = pytest.importorskip("mediapipe")
     size = (128, 96)
     joints = render_video("wave_right", tmp_path / "w.avi", seed=0, frames=24, size=size)
     detected, errors = 0, []
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
+    with PoseStream(PoseConfig(persons=1)) as stream:
         for t, frame in enumerate(_decode(tmp_path / "w.avi")):
-            result = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            if result.pose_landmarks:
+            tracked = stream.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t * 40)
+            if tracked.track_ids[0] >= 0:
                 detected += 1
-                wrist = result.pose_landmarks.landmark[16]  # MediaPipe's right_wrist
-                errors.append(np.hypot(wrist.x * size[0] - joints[t, J["right_wrist"], 0],
-                                       wrist.y * size[1] - joints[t, J["right_wrist"], 1]))
+                wrist = tracked.keypoints[0, MEDIAPIPE_33.index("right_wrist")]  # (4,)
+                errors.append(np.hypot(wrist[0] * size[0] - joints[t, J["right_wrist"], 0],
+                                       wrist[1] * size[1] - joints[t, J["right_wrist"], 1]))
     assert detected >= 0.9 * 24
     assert np.median(errors) < 0.1 * 0.64 * size[1]  # under a tenth of the figure's height
+
+
+def test_interactions_differ_only_in_the_partner_and_are_not_default_classes(tmp_path):
+    from twostream.datasets.actions import INTERACTIONS, get_action
+
+    pairs = [get_action(name) for name in ("handshake", "push", "hug")]
+    assert len({a.pose for a in pairs}) == 1 and len({a.partner for a in pairs}) == 3  # same main actor
+    assert not set(INTERACTIONS) & set(ACTIONS) and get_action("point").bystander
+    people = render_people("push", tmp_path / "p.avi", seed=1, frames=5, size=SMALL)
+    assert people.shape == (5, 2, len(J), 2)
+    main_actor, partner = people[:, 0, J["nose"], 0], people[:, 1, J["nose"], 0]
+    assert (partner > main_actor).all()  # the partner stands on the main actor's left (the viewer's right)
+    out = tmp_path / "ds"
+    generate(out, videos_per_class=2, frames=3, size=SMALL, classes=["hug", "point"])
+    assert np.load(next(out.glob("hug/*.people.npy"))).shape == (3, 2, len(J), 2)
+    assert np.load(next(out.glob("hug/*.joints.npy"))).shape == (3, len(J), 2)
 
 
 # --- command line ------------------------------------------------------------------------------------------------

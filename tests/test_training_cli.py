@@ -184,7 +184,7 @@ def test_build_datasets_passes_split_settings_to_keypoint_streams(tmp_path, make
     assert bundle.classes == ("Jump", "Wave") and bundle.meta["split_dir"] == str(lists)
     assert len(bundle.test) == 3 * 2  # 3 clips of each g01 video
     assert len(bundle.val) == 3 * 4 and len(bundle.train) == 4  # half of the 8 training videos, whole groups
-    assert bundle.test[0]["keypoints"].shape == (4, 33, 4)
+    assert bundle.test[0]["keypoints"].shape == (4, 1, 33, 4)
 
 
 class _EpochRecorder:

@@ -1,8 +1,8 @@
 """Skeleton augmentation on raw keypoints (numpy, before the model's own normalisation).
 
 Every transform acts on the sample key ``"keypoints"`` only (``keys = ("keypoints",)``), takes a raw
-``(T, V, 4)`` float array (x, y normalised to the frame, z, visibility) and a seeded ``np.random.Generator``,
-and returns a new ``(T, V, 4)`` array of the same shape — so they compose in any order and may run before or
+``(T, M, V, 4)`` (or one person's ``(T, V, 4)``) float array (x, y normalised to the frame, z, visibility) and a
+seeded ``np.random.Generator``, and returns a new array of the same shape — so they compose in any order and may run before or
 after the clip window is sampled. A "no person" joint (all four values 0) stays all zero: geometry is never
 applied to it, so the model's detected mask survives augmentation. The global RNG is never touched.
 """
@@ -24,7 +24,7 @@ class SkeletonTransform(Protocol):
 
 
 def _present(keypoints: np.ndarray) -> np.ndarray:
-    """(T, V) bool: joints that hold a detection (any of x, y, z, visibility non-zero)."""
+    """(T, [M,] V) bool: joints that hold a detection (any of x, y, z, visibility non-zero)."""
     return np.any(keypoints != 0, axis=-1)
 
 
@@ -44,8 +44,8 @@ class HorizontalFlip:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if len(self.flip) != keypoints.shape[1]:
-            raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[1]}")
+        if len(self.flip) != keypoints.shape[-2]:
+            raise ValueError(f"flip permutation has {len(self.flip)} joints, keypoints have {keypoints.shape[-2]}")
         if rng.random() >= self.p:
             return keypoints.copy()
         return mirror_keypoints(keypoints, self.flip)
@@ -70,9 +70,9 @@ class RandomAffine:
         factor = rng.uniform(*self.scale)
         offset = rng.uniform(-self.shift, self.shift, size=2)
         rotation = factor * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        xy = keypoints[..., :2]  # (T, V, 2)
+        xy = keypoints[..., :2]  # (T, [M,] V, 2)
         centre = xy[present].mean(axis=0)  # (2,)
-        moved = (xy - centre) @ rotation.T + centre + offset  # (T, V, 2)
+        moved = (xy - centre) @ rotation.T + centre + offset  # (T, [M,] V, 2)
         out[..., :2] = np.where(present[..., None], moved, 0.0)
         return out
 
@@ -111,9 +111,58 @@ class JointDropout:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        drop = rng.random(keypoints.shape[:2]) < self.p  # (T, V)
+        drop = rng.random(keypoints.shape[:-1]) < self.p  # (T, [M,] V)
         out = keypoints.copy()
         out[drop] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
+class ViewChange:
+    """A different camera, in 2D: turning about the vertical axis by ``yaw`` shrinks x by cos(yaw) about the
+    skeleton's centre (the person seen more from the side), plus a small shear (camera roll / tilt)."""
+
+    yaw_degrees: float = 60.0
+    shear: float = 0.15
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        present = _present(keypoints)
+        out = keypoints.copy()
+        if not present.any():
+            return out
+        squeeze = np.cos(np.deg2rad(rng.uniform(0.0, self.yaw_degrees)))
+        shear = rng.uniform(-self.shear, self.shear)
+        xy = keypoints[..., :2]
+        centre = xy[present].mean(axis=0)  # (2,)
+        rel = xy - centre
+        moved = np.stack([rel[..., 0] * squeeze + shear * rel[..., 1], rel[..., 1]], axis=-1) + centre
+        out[..., :2] = np.where(present[..., None], moved, 0.0)
+        return out
+
+
+@dataclass(frozen=True)
+class DetectorNoise:
+    """What a pose detector does to a clean track: Gaussian jitter of ``sigma`` person heights per joint and
+    frame (the person's height: the extent of its joints in y over the clip), and whole frames lost with
+    probability ``missed_frames`` (nobody found). ``sigma``: the median MediaPipe jitter ``bench/jitter.py``
+    measured on the shared clips (0.003-0.086 person heights, median 0.014); ``missed_frames``: MediaPipe misses
+    the person in 0-25 % of frames on the shared clips (``bench/extract.py --detection``)."""
+
+    sigma: float = 0.015
+    missed_frames: float = 0.03
+    keys = ("keypoints",)
+
+    def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        present = _present(keypoints)
+        out = keypoints.copy()
+        if not present.any():
+            return out
+        y = keypoints[..., 1][present]
+        height = max(float(y.max() - y.min()), 1e-3)
+        noise = rng.normal(0.0, self.sigma * height, keypoints.shape[:-1] + (2,))
+        out[..., :2] = np.where(present[..., None], keypoints[..., :2] + noise, 0.0)
+        out[rng.random(len(keypoints)) < self.missed_frames] = 0.0
         return out
 
 
@@ -137,5 +186,5 @@ def default_augment(flip: Sequence[int], *, mirror: bool = True) -> Compose:
     ``mirror=False`` leaves out ``HorizontalFlip``: for datasets whose classes are left/right specific
     (``wave_left`` vs ``wave_right``), where a mirrored sample would carry the other class's motion.
     """
-    geometry = (RandomAffine(), TemporalCrop(), SpeedChange(), JointDropout())
+    geometry = (ViewChange(), RandomAffine(), TemporalCrop(), SpeedChange(), DetectorNoise(), JointDropout())
     return Compose(((HorizontalFlip(tuple(flip)),) if mirror else ()) + geometry)
