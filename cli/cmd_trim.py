@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="re-cut clips that already exist")
     parser.add_argument("--subset", default=None, metavar="a,b",
                         help='only videos whose "subset" is one of these, e.g. training,validation')
+    parser.add_argument("--background", default=None, metavar="LABEL",
+                        help="also cut the stretches between segments (>= 1 s) as clips of class LABEL, e.g. "
+                             "background (timeline treats a class of that name as no action)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         report = trim_dataset(
             args.annotations, args.video_dir, args.out_root, ext=args.ext, overwrite=args.overwrite,
             subsets=None if args.subset is None else [s.strip() for s in args.subset.split(",") if s.strip()],
+            background=args.background,
             progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
         )
     console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "

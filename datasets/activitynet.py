@@ -154,9 +154,24 @@ def _cut(video: Path, jobs: list[tuple[Segment, Path]], fps: float, ext: str) ->
     return results
 
 
+def background_segments(segments: Sequence[Segment], duration: float, label: str,
+                        min_length: float = 1.0) -> list[Segment]:
+    """The stretches of a video no segment covers, at least ``min_length`` seconds long, labelled ``label``;
+    their ``index`` continues after the video's annotations."""
+    covered = sorted((max(0.0, s.start), min(duration, s.end)) for s in segments)
+    gaps, cursor = [], 0.0
+    for start, end in covered + [(duration, duration)]:
+        if start - cursor >= min_length:
+            gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    first = max((s.index for s in segments), default=-1) + 1
+    return [Segment(segments[0].video_id, first + k, a, b, label) for k, (a, b) in enumerate(gaps)]
+
+
 def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, overwrite: bool,
-              report: dict[str, list]) -> None:
-    """Validate and cut the segments of one video, appending to ``report``'s lists."""
+              report: dict[str, list], background: str | None = None) -> None:
+    """Validate and cut the segments of one video (and, with ``background``, the stretches between them),
+    appending to ``report``'s lists."""
     try:
         info = probe(video)
     except VideoReadError as exc:
@@ -165,6 +180,8 @@ def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, ov
     if info.fps <= 0:
         report["failures"].append(TrimFailure(segments[0].video_id, None, f"{video} has no frame rate"))
         return
+    if background is not None:
+        segments = segments + background_segments(segments, info.num_frames / info.fps, background)
     jobs = []
     for segment in segments:
         problem = segment_problem(segment, info.num_frames / info.fps)
@@ -184,11 +201,13 @@ def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, ov
 
 def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str | Path, *,
                  ext: Literal["mp4", "avi"] = "mp4", overwrite: bool = False, subsets: Sequence[str] | None = None,
-                 progress: Callable[[int, int, str], None] | None = None) -> TrimReport:
+                 background: str | None = None, progress: Callable[[int, int, str], None] | None = None) -> TrimReport:
     """Cut every annotated segment into ``out_root/<label>/<id>_<k>.<ext>``; returns and saves the report.
 
     ``subsets`` keeps only videos of those subsets (e.g. ``("training", "validation")``, so that test videos
-    stay unseen). ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
+    stay unseen). ``background`` also cuts the stretches between a video's segments (>= 1 s) as clips of that
+    label, so that a model learns "no action" (``timeline`` treats the class as background).
+    ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
     segments are listed in the report (each naming the video id); the run always continues.
     """
     annotations, video_dir, out_root = Path(annotations), Path(video_dir), Path(out_root)
@@ -210,7 +229,7 @@ def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str |
     report: dict[str, list] = {"written": [], "skipped": [], "failures": failures}
     for done, (video_id, video_segments) in enumerate(by_video.items(), start=1):
         if video_id in videos:
-            _trim_one(videos[video_id], video_segments, out_root, ext, overwrite, report)
+            _trim_one(videos[video_id], video_segments, out_root, ext, overwrite, report, background)
         else:
             report["failures"].append(TrimFailure(video_id, None, f"no video {video_id}.* or v_{video_id}.* "
                                                                   f"in {video_dir}"))

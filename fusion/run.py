@@ -126,6 +126,32 @@ class RunPredictor:
         return Prediction(fused, {k: v[0] for k, v in probs.items()},
                           None if detected is None else float(detected[0]))
 
+    def predict_persons(self, video: torch.Tensor | None, keypoints: np.ndarray,
+                        frames: Mapping[str, np.ndarray] | None = None) -> list[Prediction]:
+        """One window, one answer per person slot: ``keypoints`` raw (T, M, V, 4), slot ``m`` one tracked person.
+
+        The RGB stream scores the scene once — it was trained on whole frames, so a crop around one person would
+        be a picture it never saw — and every person shares that answer; the pose stream runs on each slot's
+        skeleton as on a single person, and the fusion combines the two per slot. Slot 0 alone equals
+        ``predict_window(video, keypoints[:, 0])``.
+        """
+        kp = np.asarray(keypoints, dtype=np.float32)
+        if kp.ndim != 4:
+            raise ValueError(f"predict_persons takes keypoints (T, M, V, 4), got shape {kp.shape}")
+        first = self.predict_window(video, kp[:, 0], frames)
+        if kp.shape[1] == 1 or "keypoints" not in self.specs:
+            return [first]
+        layout = self.specs["keypoints"].layout
+        others = np.ascontiguousarray(to_layout(np.moveaxis(kp[:, 1:], 1, 0), layout))  # (M-1, T, V, 4)
+        others = torch.from_numpy(others)
+        pose = self.stream_probs({"keypoints": others})  # pose role → (M-1, C)
+        scene = {role: np.repeat(p[None], len(others), 0)  # the scene's RGB answer, shared
+                 for role, p in first.per_stream.items() if role not in pose}
+        detected = detected_fraction(others).numpy()  # (M-1,)
+        fused = self.combine({**scene, **pose}, detected)  # (M-1, C)
+        return [first] + [Prediction(fused[i], {role: p[i] for role, p in {**scene, **pose}.items()},
+                                     float(detected[i])) for i in range(len(others))]
+
     def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
         from a fresh cache, else pose + tracking (``pose``) on those frames now."""

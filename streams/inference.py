@@ -142,16 +142,35 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
 
 
 def write_comparison(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[Path, Path]:
-    """``comparison.md`` (a Markdown table) and ``comparison.csv`` in ``out_dir``."""
+    """``comparison.md`` (a Markdown table) and ``comparison.csv`` in ``out_dir``: ``COMPARE_FIELDS`` and any
+    further columns the rows carry (``fusion.cost.COST_FIELDS``)."""
     out_dir = Path(out_dir)
+    fields = list(rows[0])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COMPARE_FIELDS)
+    writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
-    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(COMPARE_FIELDS) + " |", "|" + "---|" * len(COMPARE_FIELDS)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in COMPARE_FIELDS) + " |" for r in rows]
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else "" if v is None else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in fields) + " |" for r in rows]
     md, csv_path = out_dir / "comparison.md", out_dir / "comparison.csv"
     write_text(md, "\n".join(lines) + "\n")
     write_text(csv_path, buf.getvalue())
     return md, csv_path
+
+
+def write_curves(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[Path | None, list[str]]:
+    """``curves.png`` in ``out_dir``: the training curves of every compared run that has a ``history.csv`` on one
+    figure. Returns the path (``None`` when no run has one) and the runs left out (fused runs have no epochs)."""
+    from twostream.streams.history import plot_curves, read_history
+
+    histories, skipped = {}, []
+    for r in rows:
+        path = Path(r["run"]) / "history.csv"
+        if path.is_file():
+            histories[f"{r['model']} ({Path(r['run']).name})"] = read_history(path)
+        else:
+            skipped.append(r["run"])
+    if not histories:
+        return None, skipped
+    return plot_curves(histories, Path(out_dir) / "curves.png", title="training curves"), skipped

@@ -33,7 +33,8 @@ def top_k(probs: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
 
 def summarise(probs: np.ndarray, labels: np.ndarray, video_index: np.ndarray,
               classes: Sequence[str]) -> dict[str, Any]:
-    """Clip-level accuracy, top-5, macro F1, mean class accuracy, per-class report; video-level accuracy."""
+    """Clip-level accuracy, top-5, macro F1, mean class accuracy, per-class report, the most confused class
+    pairs (``confused_pairs``); video-level accuracy."""
     preds = probs.argmax(1)
     every = np.arange(len(classes))
     cm = skm.confusion_matrix(labels, preds, labels=every)
@@ -51,7 +52,19 @@ def summarise(probs: np.ndarray, labels: np.ndarray, video_index: np.ndarray,
         "num_clips": int(len(labels)),
         "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                              "support": int(s[i])} for i, name in enumerate(classes)},
+        "confused_pairs": confused_pairs(cm, classes),
     }
+
+
+def confused_pairs(cm: np.ndarray, classes: Sequence[str], k: int = 5) -> list[dict[str, Any]]:
+    """The ``k`` largest off-diagonal cells of a (C, C) count matrix (row = true class), most clips first:
+    ``{"true", "predicted", "count", "share"}``, share = of the true class's clips; empty cells are left out."""
+    off = cm.astype(np.int64).copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:k]  # row-major: ties keep the class order
+    rows = cm.sum(1)
+    return [{"true": classes[t], "predicted": classes[p], "count": int(off[t, p]), "share": float(off[t, p] / rows[t])}
+            for t, p in zip(*np.unravel_index(order, off.shape)) if off[t, p] > 0]
 
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:

@@ -7,8 +7,6 @@ Device, seed and AMP come from ``TrainConfig``; the learning rate is a pure func
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import math
 import time
@@ -25,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from twostream.datasets.sampling import Sampling
 from twostream.streams import distributed as D
 from twostream.streams.checkpoint import check_matches, read_checkpoint, save_checkpoint, write_text
+from twostream.streams.history import plot_curves, selection_key, write_history
 
 
 @dataclass(frozen=True)
@@ -220,14 +219,6 @@ def _restore(path: Path, model: nn.Module, optimizer, scaler, *, arch: str, clas
     return ckpt["state"]
 
 
-def _write_history(path: Path, history: list[dict[str, float]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buf.getvalue())
-
-
 def _validate(model: nn.Module, data, cfg: TrainConfig, env: D.DistEnv, device: torch.device) -> dict[str, float]:
     if data.val is None or len(data.val) == 0:
         return {}
@@ -243,7 +234,7 @@ def fit(model: nn.Module, data, cfg: TrainConfig, out_dir: str | Path, *, classe
         on_epoch: Callable[[dict[str, float]], None] | None = None) -> FitResult:
     """Train ``model`` on ``data.train`` (a ``DatasetBundle``), select by ``data.val`` accuracy, write the run.
 
-    Writes ``out_dir/{config.json, history.csv, last.pt, best.pt}`` (rank 0 only); ``resume`` continues from
+    Writes ``out_dir/{config.json, history.csv, curves.png, last.pt, best.pt}`` (rank 0 only, every epoch); ``resume`` continues from
     ``last.pt`` exactly where it stopped. ``on_epoch`` receives each history row (rank 0 only).
     """
     out_dir = Path(out_dir)
@@ -289,7 +280,7 @@ def _end_epoch(state: dict, row: dict, model: nn.Module, optimizer, scaler, cfg:
     """Book-keep one finished epoch: history, best, early stopping, checkpoints. True when it is time to stop."""
     state["history"].append(row)
     state["epoch"] = row["epoch"]
-    key = (row["val_acc"], -row["val_loss"]) if "val_acc" in row else (row["train_acc"], -row["train_loss"])
+    key = selection_key(row)
     best = state["best_key"]
     improved = best is None or key > tuple(best)  # best.pt: accuracy first, loss breaks ties
     state["bad_epochs"] = 0 if best is None or key[0] > best[0] else state["bad_epochs"] + 1  # patience: accuracy
@@ -305,7 +296,8 @@ def _end_epoch(state: dict, row: dict, model: nn.Module, optimizer, scaler, cfg:
                                               "state": state, "rng": rng})
         if improved:
             save_checkpoint(out_dir / "best.pt", payload)
-        _write_history(out_dir / "history.csv", state["history"])
+        write_history(out_dir / "history.csv", state["history"])
+        plot_curves({meta["arch"]: state["history"]}, out_dir / "curves.png", title=f"{meta['arch']}: {out_dir.name}")
     return cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
 
 

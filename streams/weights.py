@@ -7,6 +7,8 @@ try the network (only the cache is read).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,9 @@ def load_pretrained(weights: Any) -> dict[str, torch.Tensor]:
         raise WeightsError(f"pretrained weights {weights} are not cached: expected {path} in {cache_dir()} "
                            f"(TWOSTREAM_OFFLINE is set); {_AVOID}")
     try:
-        return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(cache_dir()), progress=False,
-                                                  map_location="cpu", weights_only=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # torch hub prints "Downloading: ..."; our error says it all
+            return torch.hub.load_state_dict_from_url(weights.url, model_dir=str(cache_dir()), progress=False,
+                                                      map_location="cpu", weights_only=True)
     except Exception as exc:  # URLError, socket timeouts, SSL: all mean "could not download"
         raise WeightsError(f"cannot download pretrained weights {weights} ({type(exc).__name__}: {exc}); "
                            f"expected {path} in {cache_dir()}; {_AVOID}") from exc

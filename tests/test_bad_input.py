@@ -265,6 +265,11 @@ TRAIN_CASES = [
     Case("train-split-train-and-test", "train {tmp}/data --model fc --out {tmp}/r", 2,
          ("both the train and the test list", "trainlist01.txt:1", "testlist01.txt:5"),
          setup=_split_edit("both")),
+    Case("train-pose-without-caches", "train {data} --model pose_gru --epochs 1 --out {tmp}/pose", 2,
+         ("8 of 8 keypoint caches are unusable", "{video}", "twostream extract {data}"),
+         check=lambda w, t, o: not (t / "pose" / "last.pt").exists() or pytest.fail("trained anyway")),
+    Case("train-on-bad-cache-bogus", "train {data} --model pose_gru --on-bad-cache ignore --out {tmp}/pose", 2,
+         ("ignore",)),
     Case("train-workers-capped", "train {data} --model fc --epochs 1 --clip-len 2 --batch-size 8 --workers 1000 "
          "--out {tmp}/capped", 0, ("--workers 1000 capped",)),
     Case("train-no-validation", "train {data} --model fc --epochs 1 --clip-len 2 --workers 0 --val-fraction 0 "
@@ -325,6 +330,9 @@ LIVE_CASES = [
     Case("pose-show-over-video", "pose-show {video} -o {video}", 2, ("{video}", "input")),
     Case("pose-show-output-folder", "pose-show {video} -o {tmp}", 2, ("{tmp} is a folder",)),
     Case("pose-show-folder-as-video", "pose-show {data}", 2, ("{data} is a folder",)),
+    Case("pose-show-model-offline", "pose-show {video} -o {tmp}/x.mp4 --pose-model lite", 2,
+         ("pose_landmarker_lite.task", "--pose-model full"),
+         setup=lambda w, t, m: m.setenv("TWOSTREAM_CACHE", str(t / "empty-cache"))),
     Case("quickstart-bad-epochs", "quickstart --out {tmp}/qs --epochs 0", 2, ("--epochs",),
          check=lambda w, t, o: not (t / "qs").exists() or pytest.fail("quickstart started work")),
     Case("quickstart-unknown-class", "quickstart --out {tmp}/qs --classes jump,fly", 2, ("fly",)),

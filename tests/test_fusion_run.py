@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -177,9 +178,19 @@ def test_cli_evaluate_predict_compare_a_fused_run(tmp_path, dataset, runs, capsy
     assert metrics["accuracy"] == metrics["side_by_side"]["fused:stacked"]["accuracy"]
     assert set(metrics["side_by_side"]) == {"rgb", "pose", *(f"fused:{m}" for m in MODES)}
     assert (fused / "confusion.csv").is_file() and (fused / "confusion.png").is_file()
-    capsys.readouterr()
+    assert (fused / "per-class.csv").read_text().startswith("class,support,rgb,pose,fused,gain")
+    assert (fused / "per-class.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "streams disagree most" in out and "confused" in out
     assert main(["predict", str(fused), str(test_videos[0]), "--top", "2"]) == 0
     out = capsys.readouterr().out
     assert "fused: stacked" in out and "rgb stream top-1" in out and "pose stream top-1" in out
-    assert main(["compare", str(fused), "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", str(runs[0]), "--workers", "0"]) == 0
+    assert main(["compare", str(fused), str(runs[0]), "--out", str(tmp_path), "--repeats", "0"]) == 0
     assert "fused(stacked): fc+pose_gru" in (tmp_path / "comparison.md").read_text()
+    compared = {r["model"]: r for r in csv.DictReader((tmp_path / "comparison.csv").open())}
+    fused_cost, rgb_cost = compared["fused(stacked): fc+pose_gru"], compared["fc"]
+    assert float(fused_cost["params_m"]) > float(rgb_cost["params_m"]) > 0  # both streams count
+    assert fused_cost["cpu_ms"] == ""  # --repeats 0: not timed
+    out = "".join(capsys.readouterr().out.split())  # rich wraps long paths
+    assert "notrainingcurves" in out and str(fused).replace(" ", "") in out

@@ -60,3 +60,12 @@ def test_bad_arguments_are_named(tmp_path):
         generate_untrimmed(tmp_path, videos=1, duration=(5, 6))
     with pytest.raises(ValueError, match="unknown action"):
         generate_untrimmed(tmp_path, videos=1, classes=["fly"])
+
+
+def test_background_stretches_between_segments():
+    from twostream.datasets.activitynet import Segment, background_segments
+
+    segments = [Segment("v", 0, 2.0, 5.0, "a"), Segment("v", 1, 5.5, 9.0, "b"), Segment("v", 2, 12.0, 20.0, "c")]
+    gaps = background_segments(segments, 25.0, "background")
+    assert [(g.index, g.start, g.end, g.label) for g in gaps] == [
+        (3, 0.0, 2.0, "background"), (4, 9.0, 12.0, "background"), (5, 20.0, 25.0, "background")]  # 0.5 s gap: too short

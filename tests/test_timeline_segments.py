@@ -68,3 +68,13 @@ def test_bad_input_is_named():
         extract_segments(times, probs[:, :1], CLASSES, hop=HOP, duration=1.0)
     with pytest.raises(ValueError, match="min_score"):
         SegmentConfig(min_score=1.5)
+
+
+def test_a_background_class_gives_no_segments_and_interrupts_others():
+    times, probs = curves("cccc")
+    probs = np.concatenate([probs, np.zeros((4, 1))], axis=1)
+    probs[1] = (0.05, 0.05, 0.9)  # the model's "background" class wins the second sample
+    segs = extract_segments(times, probs, (*CLASSES, "background"), hop=HOP, duration=2.0,
+                            config=SegmentConfig(smooth=1, max_gap=0.0, min_duration=0.0))
+    assert [(s.label, s.start, s.end) for s in sorted(segs, key=lambda s: s.start)] == [
+        ("clap", 0.0, 0.5), ("clap", 1.0, 2.0)]

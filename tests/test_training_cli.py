@@ -27,7 +27,7 @@ def test_cli_train_evaluate_compare_predict(cartoon, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", str(cartoon), "--model", "cnn_lstm", "--clip-len", "4", "--epochs", "1",
                  "--batch-size", "4", "--workers", "0", "--device", "cpu", "--out", str(run)]) == 0
-    assert {"last.pt", "best.pt", "config.json", "history.csv"} <= {p.name for p in run.iterdir()}
+    assert {"last.pt", "best.pt", "config.json", "history.csv", "curves.png"} <= {p.name for p in run.iterdir()}
     assert main(["evaluate", str(run), "--clips-per-video", "2", "--workers", "0"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["num_clips"] == 2 * metrics["num_videos"] > 0
@@ -39,9 +39,12 @@ def test_cli_train_evaluate_compare_predict(cartoon, tmp_path, capsys):
     assert (run / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "clip accuracy" in out and "video accuracy" in out
-    assert main(["compare", str(run), str(run), "--out", str(tmp_path)]) == 0
+    assert main(["compare", str(run), str(run), "--out", str(tmp_path), "--repeats", "1"]) == 0
     assert "cnn_lstm" in (tmp_path / "comparison.md").read_text()
-    assert len(list(csv.DictReader((tmp_path / "comparison.csv").open()))) == 2
+    compared = list(csv.DictReader((tmp_path / "comparison.csv").open()))
+    assert len(compared) == 2 and all(float(r["gflops"]) > 0 and float(r["cpu_ms"]) > 0 for r in compared)
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "GFLOP" in capsys.readouterr().out  # the cost columns (rich wraps headers at 80 columns)
     video = next(cartoon.glob("jump/*.avi"))
     capsys.readouterr()
     assert main(["predict", str(run), str(video), "--top", "2"]) == 0
@@ -64,6 +67,16 @@ def test_offline_pretrained_training_fails_with_the_fix(cartoon, tmp_path, monke
                  "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2 and "--no-pretrained" in err and "Traceback" not in err
+
+
+def test_train_help_says_what_every_registered_model_expects(capsys):
+    from twostream.streams.registry import available
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert [name for name in available() if name not in out] == []
+    assert "exactly 16 frames" in out and "7 frames or more" in out
 
 
 def _tinted_videos(root, classes=("red", "green", "blue"), per_class=6, frames=8):

@@ -20,8 +20,8 @@ import torch
 from twostream.errors import CheckpointError
 from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
-from twostream.fusion.live.overlay import draw_overlay, top_k
-from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
+from twostream.fusion.live.overlay import PersonLabel, draw_overlay, top_k
+from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, PersonPrediction, Predictor
 from twostream.pose.skeleton import MEDIAPIPE_33
 
 _QUIT_KEYS, _PAUSE_KEY = (ord("q"), 27), ord("p")
@@ -33,9 +33,11 @@ class _Written(NamedTuple):
 
 
 def _buffer_specs(specs: dict[str, Any], fps: float | None, step: int | None,
-                  frame_wise: frozenset[str] = frozenset()) -> tuple[BufferSpec | None, BufferSpec | None]:
+                  frame_wise: frozenset[str] = frozenset(),
+                  persons: int = 1) -> tuple[BufferSpec | None, BufferSpec | None]:
     """Each stream's window from its run's time scale (``InputSpec.sampling.live_window`` at the source's
-    ``fps``; ``step`` overrides it): preprocessed (3, S, S) pixels, raw MediaPipe-33 (33, 4) landmarks (the
+    ``fps``; ``step`` overrides it): preprocessed (3, S, S) pixels, raw MediaPipe-33 (M, 33, 4) landmarks of
+    ``persons`` tracked slots (the
     predictor reduces them to the pose model's layout, as it does offline). Streams in ``frame_wise`` slide on
     their sampling grid, so that each sampled frame's features are computed once."""
     video, keypoints = specs.get("video"), specs.get("keypoints")
@@ -50,7 +52,7 @@ def _buffer_specs(specs: dict[str, Any], fps: float | None, step: int | None,
                           grid=stream.key in frame_wise)
 
     return (spec(video, (3, video.size, video.size) if video else ()),
-            spec(keypoints, (MEDIAPIPE_33.num_joints, 4)))
+            spec(keypoints, (persons, MEDIAPIPE_33.num_joints, 4)))
 
 
 class LiveEngine:
@@ -70,6 +72,8 @@ class LiveEngine:
         self.stats = LiveStats()
         self._requests: LatestSlot[Snapshot] = LatestSlot()
         self._history: deque[np.ndarray] = deque(maxlen=config.smooth)
+        self._person_history: dict[tuple[int, int], deque[np.ndarray]] = {}  # (slot, track id) → last answers
+        self._track_ids = np.full(config.pose.persons, -1)
         self._since_request = 1 << 30  # the first full window is due at once
         self._last_request = -float("inf")
         self._stop = threading.Event()
@@ -82,7 +86,8 @@ class LiveEngine:
         """Size the buffers for a source at ``fps`` frames/s (``None``: the run's training fps)."""
         self.fps = fps
         self.buffer = DualFrameBuffer(*_buffer_specs(self.predictor.specs, fps, self.config.frame_step,
-                                                     getattr(self.predictor, "frame_wise", frozenset())))
+                                                     getattr(self.predictor, "frame_wise", frozenset()),
+                                                     self.config.pose.persons))
 
     def window_seconds(self) -> dict[str, float]:
         """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
@@ -95,7 +100,8 @@ class LiveEngine:
         return out
 
     def ingest(self, frame: Frame) -> np.ndarray | None:
-        """Pose + preprocessing of one frame into the buffers; returns its MediaPipe (33, 4) landmarks or None."""
+        """Pose + preprocessing of one frame into the buffers; returns its tracked persons' (M, 33, 4) landmarks
+        (slot 0 first; an empty slot all zeros) or None without a pose stream."""
         import cv2
 
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3)
@@ -107,7 +113,8 @@ class LiveEngine:
             pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
         if self.keypoint_spec is not None:
             # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
-            landmarks = self._pose.process(rgb, round(frame.index * 1000 / 30)).keypoints[0]  # main actor (V, 4)
+            tracked = self._pose.process(rgb, round(frame.index * 1000 / 30))
+            landmarks, self._track_ids = tracked.keypoints, tracked.track_ids  # (M, V, 4), (M,)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
 
@@ -125,7 +132,9 @@ class LiveEngine:
         """Both streams on one snapshot, smoothed over the last ``smooth`` windows."""
         video = torch.from_numpy(snap.video) if snap.video is not None else None  # (T, 3, S, S)
         with torch.inference_mode():
-            pred = self._predict(video, snap)
+            answers = self._predict(video, snap)  # one per person slot (one without a pose stream)
+        main = int(np.argmax([a.pose_detected_fraction or 0.0 for a in answers]))  # the most-seen person
+        pred = answers[main]
         fused = np.asarray(pred.fused, np.float64)  # (C,)
         if fused.shape != (len(self.classes),):
             raise CheckpointError(f"the model scores {fused.shape[-1]} classes but the run lists "
@@ -135,12 +144,39 @@ class LiveEngine:
         return LivePrediction(
             snap.frame_index, first, snap.timestamp, np.mean(self._history, axis=0),
             fused, {k: np.asarray(v, np.float64) for k, v in pred.per_stream.items()},
-            pred.pose_detected_fraction, (time.perf_counter() - snap.timestamp) * 1e3)
+            pred.pose_detected_fraction, (time.perf_counter() - snap.timestamp) * 1e3,
+            self._persons(answers, snap))
 
-    def _predict(self, video: torch.Tensor | None, snap: Snapshot):
-        if getattr(self.predictor, "frame_wise", None):  # per-frame features reused across windows
-            return self.predictor.predict_window(video=video, keypoints=snap.keypoints, frames=snap.frames)
-        return self.predictor.predict_window(video=video, keypoints=snap.keypoints)
+    def _predict(self, video: torch.Tensor | None, snap: Snapshot) -> list:
+        """Each person slot's answer (``predict_persons``), or the one answer of a run without a pose stream or
+        of a predictor that scores one person (slot 0)."""
+        frames = {"frames": snap.frames} if getattr(self.predictor, "frame_wise", None) else {}
+        if snap.keypoints is None:
+            return [self.predictor.predict_window(video=video, keypoints=None, **frames)]
+        if hasattr(self.predictor, "predict_persons"):
+            return self.predictor.predict_persons(video, snap.keypoints, **frames)
+        return [self.predictor.predict_window(video=video, keypoints=snap.keypoints[:, 0], **frames)]
+
+    def _persons(self, answers: list, snap: Snapshot) -> tuple[PersonPrediction, ...]:
+        """The persons seen in the window, each smoothed over their own last answers (a new track starts afresh)."""
+        if snap.keypoints is None:
+            return ()
+        from twostream.pose.backends import boxes_of
+
+        out, boxes = [], boxes_of(snap.keypoints[-1])  # (M, 4) at the window's last frame
+        for slot, answer in enumerate(answers):
+            if not answer.pose_detected_fraction or not np.any(snap.keypoints[-1, slot]):
+                continue  # nobody in this slot now (a person who left keeps no label)
+            key = (slot, int(self._track_ids[slot]) if slot < len(self._track_ids) else -1)
+            history = self._person_history.setdefault(key, deque(maxlen=self.config.smooth))
+            history.append(np.asarray(answer.fused, np.float64))
+            out.append(PersonPrediction(slot, key[1], tuple(float(v) for v in boxes[slot]),
+                                        np.mean(history, axis=0),
+                                        {k: np.asarray(v, np.float64) for k, v in answer.per_stream.items()},
+                                        float(answer.pose_detected_fraction)))
+        live = {(p.slot, p.track_id) for p in out}
+        self._person_history = {k: v for k, v in self._person_history.items() if k in live}
+        return tuple(out)
 
     def _publish(self, result: LivePrediction) -> None:
         self.results.put(result)
@@ -150,7 +186,8 @@ class LiveEngine:
             self.on_prediction(result)
 
     def annotate(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
-        """The annotated canvas (``overlay.draw_overlay``) for one BGR frame and its landmarks (None: no pose)."""
+        """The annotated canvas (``overlay.draw_overlay``) for one BGR frame and its persons' (M, V, 4) landmarks
+        (None: no pose): each person's skeleton and latest label beside them in the person's colour."""
         result = self.results.peek()
         status = [f"{self.stats.fps:.1f} fps   {self.stats.prediction_hz:.1f} pred/s",
                   "span " + "  ".join(f"{k} {v:.2f} s" for k, v in self.window_seconds().items())]
@@ -165,8 +202,24 @@ class LiveEngine:
             clip = "" if result is None or result.detected_fraction is None else \
                 f"   (last clip {result.detected_fraction:.0%})"
             status.append(f"person: {'yes' if np.any(landmarks) else 'no'}{clip}")
-        return draw_overlay(image, keypoints=landmarks, layout=MEDIAPIPE_33, fused=fused, streams=streams,
-                            status=status)
+        return draw_overlay(image, layout=MEDIAPIPE_33, persons=self._labels(landmarks, result), fused=fused,
+                            streams=streams, status=status)
+
+    def _labels(self, landmarks: np.ndarray | None, result: LivePrediction | None) -> list[PersonLabel]:
+        """One label per person in this frame: their slot's latest answer (top-1 and score), in the slot's colour."""
+        from twostream.pose.draw import PERSON_COLOURS
+
+        if landmarks is None:
+            return []
+        answers = {p.slot: p for p in result.persons} if result is not None else {}
+        labels = []
+        for slot, keypoints in enumerate(landmarks):
+            text = ""
+            if slot in answers:
+                name, score = top_k(answers[slot].fused, self.classes, 1)[0]
+                text = f"#{answers[slot].track_id} {name} {score:.2f}"
+            labels.append(PersonLabel(keypoints, text, PERSON_COLOURS[slot % len(PERSON_COLOURS)]))
+        return labels
 
     def run(self, source: FrameSource, *, writer=None, window=None) -> LiveStats:
         """Play ``source`` to the end (or ``max_frames``, ``q``); annotated frames go to ``writer`` / ``window``.

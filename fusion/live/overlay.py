@@ -55,11 +55,20 @@ def top_k(scores: np.ndarray, classes: Sequence[str], k: int = 5) -> list[tuple[
     return [(classes[i], float(scores[i])) for i in order]
 
 
+class PersonLabel(NamedTuple):
+    """One tracked person on the annotated frame: skeleton and label in the person's colour."""
+
+    keypoints: np.ndarray  # (V, 4), x, y normalised to the frame
+    text: str  # e.g. "#3 wave_right 0.82"; "" draws the skeleton only
+    colour: tuple[int, int, int]  # BGR
+
+
 def draw_overlay(
     frame: np.ndarray,
     *,
     keypoints: np.ndarray | None = None,
     layout: JointLayout | None = None,
+    persons: Sequence[PersonLabel] = (),
     fused: Sequence[tuple[str, float]] = (),
     streams: Mapping[str, tuple[str, float]] | None = None,
     status: Sequence[str] = (),
@@ -68,19 +77,41 @@ def draw_overlay(
     """The annotated canvas for one BGR uint8 (H, W, 3) frame (``frame`` itself is not changed).
 
     Returns (Hc, Wc + P, 3): the frame resized to ``canvas_for(H, W)`` with the skeleton (``keypoints`` (V, 4),
-    x, y normalised to the frame, in ``layout``) drawn at that size, and a panel of width P on the right with
-    ``fused`` (top-k ``(class, score)`` pairs, as bars), ``streams`` (each stream's top-1) and ``status`` lines.
+    x, y normalised to the frame, in ``layout``) drawn at that size — or, with ``persons``, each person's
+    skeleton and label (beside the person's box) in the person's colour — and a panel of width P on the right
+    with ``fused`` (top-k ``(class, score)`` pairs, as bars), ``streams`` (each stream's top-1) and ``status``.
     """
     canvas = canvas_for(*frame.shape[:2], min_height=min_height)
     out = np.empty((canvas.height, canvas.width, 3), np.uint8)
     video = out[:, :canvas.video_width]
     video[...] = cv2.resize(frame, (canvas.video_width, canvas.height), interpolation=cv2.INTER_LINEAR)
-    if keypoints is not None and layout is not None and np.any(keypoints[:, :2]):
+    if layout is not None:
         from twostream.pose.draw import draw_skeleton
 
-        draw_skeleton(video, keypoints, layout, inplace=True)
+        if keypoints is not None and np.any(keypoints[:, :2]):
+            draw_skeleton(video, keypoints, layout, inplace=True)
+        for person in persons:
+            if np.any(person.keypoints[:, :2]):
+                draw_skeleton(video, person.keypoints, layout, inplace=True, colour=person.colour)
+        for person in persons:
+            if person.text and np.any(person.keypoints[:, :2]):
+                _person_label(video, person, canvas.unit)
     _draw_panel(out[:, canvas.video_width:], canvas.unit, fused, streams or {}, status)
     return out
+
+
+def _person_label(video: np.ndarray, person: PersonLabel, unit: float) -> None:
+    """``person.text`` on a tag of the person's colour just above their box (inside the frame), dark text."""
+    height, width = video.shape[:2]
+    seen = person.keypoints[np.any(person.keypoints[:, :2] != 0, axis=1), :2] * (width, height)  # (n, 2) pixels
+    x0, y0 = seen.min(axis=0)
+    scale, thickness = 0.5 * unit, max(1, round(unit))
+    (tw, th), base = cv2.getTextSize(person.text, _FONT, scale, thickness)
+    pad = round(3 * unit)
+    left = int(np.clip(x0, 0, max(0, width - tw - 2 * pad)))
+    top = int(np.clip(y0 - th - base - 2 * pad - round(4 * unit), 0, max(0, height - th - base - 2 * pad)))
+    cv2.rectangle(video, (left, top), (left + tw + 2 * pad, top + th + base + 2 * pad), person.colour, -1)
+    cv2.putText(video, person.text, (left + pad, top + pad + th), _FONT, scale, _BACK, thickness, cv2.LINE_AA)
 
 
 def _draw_panel(panel: np.ndarray, unit: float, fused: Sequence[tuple[str, float]],

@@ -53,6 +53,17 @@ class LiveConfig:
             raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
 
 
+class PersonPrediction(NamedTuple):
+    """One tracked person's answer for a window: the pose stream on this person, fused with the scene's RGB."""
+
+    slot: int  # person slot in the keypoint buffer (its colour)
+    track_id: int  # the tracker's id (stable while the person stays in view; -1 unknown)
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 normalised to the frame, at the window's last frame
+    fused: np.ndarray  # (C,) averaged over this person's last ``smooth`` predictions
+    per_stream: dict[str, np.ndarray]  # stream name → (C,) this window's probabilities for this person
+    detected_fraction: float  # share of the window's frames in which this person was found
+
+
 class LivePrediction(NamedTuple):
     frame_index: int  # last frame of the window
     first_frame: int  # first frame of the window (the longer of the two streams')
@@ -62,6 +73,7 @@ class LivePrediction(NamedTuple):
     per_stream: dict[str, np.ndarray]  # stream name → (C,) probabilities for this window
     detected_fraction: float | None  # share of the pose window's frames with a person (None: no pose stream)
     latency_ms: float  # capture of the window's last frame → prediction ready
+    persons: tuple[PersonPrediction, ...] = ()  # one per person in view (tracked keypoints); () without pose
 
 
 @dataclass

@@ -85,7 +85,9 @@ class PredictionLog:
 def prediction_record(result, classes: Sequence[str], k: int = 5) -> dict[str, Any]:
     """One log line for a ``fusion.live.records.LivePrediction``: the window's last and first frame, its capture time
     (perf_counter s), latency, the fused top-k, the fused vector (smoothed and raw) and each stream's full
-    probability vector (class order as in ``classes``)."""
+    probability vector (class order as in ``classes``); ``persons``: one entry per tracked person in the window
+    (slot, tracker id, box x0 y0 x1 y1 normalised at the window's last frame, their fused top-k, per-stream
+    vectors — the RGB one is the scene's, shared — and the share of frames they were seen in)."""
     return {
         "frame": result.frame_index,
         "window": [result.first_frame, result.frame_index],
@@ -96,6 +98,10 @@ def prediction_record(result, classes: Sequence[str], k: int = 5) -> dict[str, A
         "fused_raw": result.fused_raw.tolist(),
         "per_stream": {name: p.tolist() for name, p in result.per_stream.items()},
         "pose_detected_fraction": result.detected_fraction,
+        "persons": [{"slot": person.slot, "id": person.track_id, "box": [round(v, 4) for v in person.box],
+                     "top5": [[name, round(score, 6)] for name, score in top_k(person.fused, classes, k)],
+                     "per_stream": {name: p.tolist() for name, p in person.per_stream.items()},
+                     "detected_fraction": round(person.detected_fraction, 4)} for person in result.persons],
     }
 
 

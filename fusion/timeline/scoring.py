@@ -97,19 +97,19 @@ def window_indices(centres: np.ndarray, *, length: int, offsets: np.ndarray, fps
 
 
 def _keypoints(predictor: RunPredictor, path: Path, indices: np.ndarray) -> tuple[np.ndarray, str]:
-    """(N, T, V, 4) raw keypoints of the windows in the pose stream's layout, and where they came from."""
-    from twostream.pose.cache import keypoints_at, load_fresh
+    """(N, T, [M,] V, 4) raw keypoints of the windows in the pose stream's layout and person slots (as
+    ``RunPredictor.predict_window`` gives them), and where they came from."""
+    from twostream.pose.cache import keypoints_at, load_fresh, select_persons
     from twostream.pose.extract import extract_video
 
     cache = load_fresh(path)
     source = "cache"
     if cache is None:
         cache, source = extract_video(path), "extracted"
-    kp = keypoints_at(cache, indices.reshape(-1))  # (N*T, [M,] V, 4)
-    if kp.ndim == 4:  # cache v2: the main actor's slot
-        kp = kp[:, 0]
-    kp = to_layout(kp, predictor.specs["keypoints"].layout)
-    return kp.reshape(*indices.shape, *kp.shape[-2:]), source
+    spec = predictor.specs["keypoints"]
+    kp = keypoints_at(cache, indices.reshape(-1))  # (N*T, M, V, 4)
+    kp = select_persons(to_layout(kp, spec.layout), getattr(spec, "persons", None))  # (N*T, [M,] V, 4)
+    return kp.reshape(*indices.shape, *kp.shape[1:]), source
 
 
 def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
@@ -174,7 +174,7 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
     detected, source = None, None
     if "keypoints" in indices:
         kp, source = _keypoints(predictor, path, indices["keypoints"])
-        kp_t = torch.from_numpy(np.ascontiguousarray(kp, dtype=np.float32))  # (N, T, V, 4)
+        kp_t = torch.from_numpy(np.ascontiguousarray(kp, dtype=np.float32))  # (N, T, [M,] V, 4)
         detected = detected_fraction(kp_t).numpy()  # (N,)
     progress = (lambda done: on_frame(done, info.num_frames)) if on_frame is not None else None
     batches = (_video_batches(path, indices["video"], predictor.specs["video"], batch_size, progress)

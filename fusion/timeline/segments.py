@@ -2,7 +2,8 @@
 
 A curve is sampled at window centres ``times`` (seconds, increasing, a constant hop apart) with class
 probabilities ``probs`` (N, C). After a moving average over ``smooth`` samples, each sample gets the most
-probable class when that probability reaches ``min_score`` and *background* ("no action") otherwise. Per
+probable class when that probability reaches ``min_score`` and *background* ("no action") otherwise — or when that class is the
+background class (``SegmentConfig.background_label``) a model trained with ``trim --background`` has. Per
 class, contiguous stretches of its samples become segments, stretches separated by at most ``max_gap``
 seconds merge into one, segments shorter than ``min_duration`` seconds are dropped, and each is scored by the
 mean probability of its class over the samples it spans. A sample stands for ``hop`` seconds around its centre,
@@ -35,6 +36,9 @@ class SegmentConfig:
     """Stretches of one class at most this many seconds apart merge into one segment."""
     min_duration: float = 0.5
     """Segments shorter than this many seconds are dropped."""
+    background_label: str = "background"
+    """A class of this name (a model trained on ``trim --background`` clips) means no action: its samples are
+    background and it gets no segments."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -84,6 +88,8 @@ def extract_segments(times: np.ndarray, probs: np.ndarray, classes: Sequence[str
     labels = frame_labels(smoothed, config.min_score)
     out = []
     for c, name in enumerate(classes):
+        if name == config.background_label:
+            continue
         merged: list[list[int]] = []
         for first, last in _runs(labels == c):
             if merged and times[first] - times[merged[-1][1]] - hop <= config.max_gap + 1e-9:
