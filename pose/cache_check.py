@@ -16,7 +16,7 @@ from typing import Container, Iterable, Literal
 from twostream.errors import CacheError
 from twostream.pose.cache import cache_path_for, load_cache, stamp_matches
 
-Kind = Literal["missing", "unreadable", "stale", "layout", "persons"]
+Kind = Literal["missing", "unreadable", "stale", "layout"]
 ON_BAD_CACHE = ("fail", "skip", "extract")
 """What a dataset builder does with bad caches: stop with the list (default), leave those videos out (reported),
 or extract them now and go on."""
@@ -29,10 +29,9 @@ class CacheProblem:
     reason: str
 
 
-def check_cache(video: str | Path, *, layouts: Container[str] | None = None,
-                persons: int | None = None) -> CacheProblem | None:
-    """The problem with ``video``'s cache, or None when it is usable. ``persons``: the person slots the model
-    reads; a cache with fewer was extracted for another model (``--persons``)."""
+def check_cache(video: str | Path, *, layouts: Container[str] | None = None) -> CacheProblem | None:
+    """The problem with ``video``'s cache, or None when it is usable. Its person slots are not checked: a cache
+    with fewer than the model reads is valid (absent persons are zeros), and ``load_cache`` checks the shapes."""
     video, path = Path(video), cache_path_for(video)
     if not path.is_file():
         return CacheProblem(video, "missing", f"no cache {path.name}")
@@ -45,16 +44,12 @@ def check_cache(video: str | Path, *, layouts: Container[str] | None = None,
     if layouts is not None and cache.layout not in layouts:
         return CacheProblem(video, "layout", f"{path.name} holds {cache.layout} joints, the model reads "
                                              f"{', '.join(sorted(layouts))}")
-    if persons is not None and cache.persons < persons:
-        return CacheProblem(video, "persons", f"{path.name} holds {cache.persons} person slot(s), the model reads "
-                                              f"{persons} (extract with --persons {persons})")
     return None
 
 
-def check_caches(videos: Iterable[str | Path], *, layouts: Container[str] | None = None,
-                 persons: int | None = None) -> list[CacheProblem]:
+def check_caches(videos: Iterable[str | Path], *, layouts: Container[str] | None = None) -> list[CacheProblem]:
     """One ``CacheProblem`` per video whose cache is unusable, in the order given."""
-    return [p for p in (check_cache(v, layouts=layouts, persons=persons) for v in videos) if p is not None]
+    return [p for p in (check_cache(v, layouts=layouts) for v in videos) if p is not None]
 
 
 def describe_problems(problems: list[CacheProblem], root: str | Path, total: int, *, shown: int = 10) -> str:
@@ -67,7 +62,7 @@ def describe_problems(problems: list[CacheProblem], root: str | Path, total: int
 
 
 def screen_split(split, root: str | Path, *, on_bad_cache: str = "fail", layouts: Container[str] | None = None,
-                 persons: int | None = None, parts: tuple[str, ...] = ("train", "val", "test")):
+                 parts: tuple[str, ...] = ("train", "val", "test")):
     """``(split, dropped)``: a ``datasets.splits.Split`` whose every video has a usable cache.
 
     ``on_bad_cache``: ``"fail"`` raises one ``CacheError`` listing every bad cache; ``"skip"`` leaves those videos
@@ -79,14 +74,14 @@ def screen_split(split, root: str | Path, *, on_bad_cache: str = "fail", layouts
     if on_bad_cache not in ON_BAD_CACHE:
         raise ValueError(f"on_bad_cache must be one of {', '.join(ON_BAD_CACHE)}, got {on_bad_cache!r}")
     items = tuple(item for name in parts for item in getattr(split, name))
-    problems = check_caches((i.path for i in items), layouts=layouts, persons=persons)
+    problems = check_caches((i.path for i in items), layouts=layouts)
     if problems and on_bad_cache == "extract":
         from twostream.pose.extract import ExtractConfig, process_video
 
         config = ExtractConfig(workers=1, force=True)
         for p in problems:
             process_video(p.video, p.video.name, config)
-        problems = check_caches((p.video for p in problems), layouts=layouts, persons=persons)
+        problems = check_caches((p.video for p in problems), layouts=layouts)
     if not problems:
         return split, ()
     if on_bad_cache != "skip":

@@ -131,8 +131,8 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
                              videos=videos), fold, seed)
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root), persons=spec.persons or 1)
-    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout},
-                              persons=load.persons)
+    # fewer person slots than the model reads is fine: absent persons are zeros (the keypoint contract)
+    s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout})
 
     def make(items, train: bool):
         if not items:

@@ -79,11 +79,9 @@ def test_a_copied_dataset_keeps_its_caches_fresh(dataset, tmp_path):
     assert [p.kind for p in check_caches(videos)] == ["stale"]
 
 
-def test_a_cache_with_fewer_person_slots_than_the_model_reads_is_named(dataset):
-    videos = sorted(dataset.rglob("*.avi"))
-    problems = check_caches(videos, persons=2)
-    assert [p.kind for p in problems] == ["persons"] * len(videos) and "--persons 2" in problems[0].reason
-    assert check_caches(videos, persons=1) == []
+def test_a_cache_with_fewer_person_slots_than_the_model_reads_is_usable(dataset):
+    videos = sorted(dataset.rglob("*.avi"))  # M = 1 caches; a 2-person model pads the absent slot with zeros
+    assert check_caches(videos) == []
 
 
 def test_extract_mode_redoes_the_bad_caches_there_and_then(dataset):

@@ -32,6 +32,7 @@ def write_run(run_dir: Path, arch: str, name: str = "best.pt", **arch_kwargs) ->
     ("r3d_18", {"clip_len": 4, "size": 32}),
     ("pose_stgcn", {"clip_len": 6, "channels": (8, 16)}),
     ("pose_gru", {"clip_len": 6, "hidden": 16}),
+    ("pose_transformer", {"clip_len": 6, "dim": 16, "heads": 2, "depth": 1}),
 ])
 def test_onnxruntime_matches_pytorch(tmp_path, arch, kwargs):
     model = write_run(tmp_path / "run", arch, **kwargs)

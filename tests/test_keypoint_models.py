@@ -11,9 +11,10 @@ from twostream.streams.keypoint import normalised_adjacency
 from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures
 from twostream.streams.registry import available, build
 
-MODELS = ("pose_gru", "pose_stgcn")
+MODELS = ("pose_gru", "pose_stgcn", "pose_transformer")
 LAYOUTS = ("mediapipe33", "coco17")
-SMALL = {"pose_gru": {"hidden": 16}, "pose_stgcn": {"channels": (8, 16)}}
+SMALL = {"pose_gru": {"hidden": 16}, "pose_stgcn": {"channels": (8, 16)},
+         "pose_transformer": {"dim": 16, "heads": 2, "depth": 1}}
 
 
 def random_skeletons(batch: int, t: int, v: int, seed: int = 0) -> torch.Tensor:
