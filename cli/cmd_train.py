@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-dir", type=Path, default=None, help="folder with classInd.txt / *list0K.txt")
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="share of the training groups held out for validation (never from test)")
+    parser.add_argument("--persons", type=int, default=None, metavar="M", choices=range(1, 9),
+                        help="keypoint models: person slots read per frame (slot 0 = the main actor; default: the "
+                             "model's, 2, or what a skeleton pickle holds)")
     parser.add_argument("--train-split", default=None, help="skeleton pickle: split list to train on")
     parser.add_argument("--test-split", default=None, help="skeleton pickle: split list to test on")
     parser.add_argument("--folds", type=int, default=None, metavar="K",
@@ -87,10 +90,15 @@ def _structure(args: argparse.Namespace) -> dict:
         structure["freeze"] = args.freeze
     if "layout" in params:
         structure["layout"] = args.layout or source_layout(args.root)
-    if "persons" in params and args.root.is_file():  # a pickle says how many persons it holds (at most 2)
-        structure["persons"] = source_persons(args.root)
     elif args.layout is not None:
         raise ValueError(f"model {args.model!r} reads pixels, not keypoints; drop --layout")
+    if "persons" in params:
+        if args.persons is not None:
+            structure["persons"] = args.persons
+        elif args.root.is_file():  # a pickle says how many persons it holds (at most 2)
+            structure["persons"] = source_persons(args.root)
+    elif args.persons is not None:
+        raise ValueError(f"model {args.model!r} reads pixels, not keypoints; drop --persons")
     return structure
 
 

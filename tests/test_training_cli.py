@@ -169,6 +169,20 @@ def test_pose_model_trains_on_a_coco17_pickle_without_a_layout_flag(tmp_path, ca
     assert "drop --layout" in capsys.readouterr().err
 
 
+def test_persons_flag_sets_the_keypoint_models_person_slots_and_is_refused_for_pixels(tmp_path, capsys):
+    from twostream.streams.checkpoint import read_checkpoint
+
+    pkl = _coco17_pickle(tmp_path / "skeletons.pkl")
+    common = ["--clip-len", "6", "--epochs", "1", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+              "--train-split", "train1", "--test-split", "test1"]
+    run = tmp_path / "run"
+    assert main(["train", str(pkl), "--model", "pose_gru", "--persons", "3", *common, "--out", str(run)]) == 0
+    assert read_checkpoint(run / "best.pt")["arch_kwargs"]["persons"] == 3  # the flag wins over the pickle's 1
+    capsys.readouterr()
+    assert main(["train", str(pkl), "--model", "fc", "--persons", "2", "--out", str(tmp_path / "rgb")]) == 2
+    assert "drop --persons" in capsys.readouterr().err
+
+
 def test_build_datasets_passes_split_settings_to_keypoint_streams(tmp_path, make_video):
     """split_dir, val_fraction and clips_per_video reach the keypoint datasets as they reach the video ones."""
     from twostream.pose.cache import PoseCache, cache_path_for, save_cache, video_stamp
