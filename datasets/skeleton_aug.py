@@ -33,6 +33,16 @@ def _resample(keypoints: np.ndarray, positions: np.ndarray) -> np.ndarray:
     index = np.clip(np.rint(positions), 0, len(keypoints) - 1).astype(np.int64)  # (T,)
     return keypoints[index].copy()
 
+def _linear_about_centre(keypoints: np.ndarray, matrix: np.ndarray, offset: np.ndarray | float = 0.0) -> np.ndarray:
+    """x, y of the present joints mapped by the 2x2 ``matrix`` about their mean, then shifted by ``offset``."""
+    present = _present(keypoints)
+    out = keypoints.copy()
+    xy = keypoints[..., :2]  # (T, [M,] V, 2)
+    centre = xy[present].mean(axis=0)  # (2,)
+    moved = (xy - centre) @ matrix.T + centre + offset  # (T, [M,] V, 2)
+    out[..., :2] = np.where(present[..., None], moved, 0.0)
+    return out
+
 
 @dataclass(frozen=True)
 class HorizontalFlip:
@@ -62,19 +72,13 @@ class RandomAffine:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        present = _present(keypoints)
-        out = keypoints.copy()
-        if not present.any():
-            return out
+        if not _present(keypoints).any():
+            return keypoints.copy()
         angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
         factor = rng.uniform(*self.scale)
         offset = rng.uniform(-self.shift, self.shift, size=2)
         rotation = factor * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        xy = keypoints[..., :2]  # (T, [M,] V, 2)
-        centre = xy[present].mean(axis=0)  # (2,)
-        moved = (xy - centre) @ rotation.T + centre + offset  # (T, [M,] V, 2)
-        out[..., :2] = np.where(present[..., None], moved, 0.0)
-        return out
+        return _linear_about_centre(keypoints, rotation, offset)
 
 
 @dataclass(frozen=True)
@@ -127,18 +131,11 @@ class ViewChange:
     keys = ("keypoints",)
 
     def __call__(self, keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        present = _present(keypoints)
-        out = keypoints.copy()
-        if not present.any():
-            return out
+        if not _present(keypoints).any():
+            return keypoints.copy()
         squeeze = np.cos(np.deg2rad(rng.uniform(0.0, self.yaw_degrees)))
         shear = rng.uniform(-self.shear, self.shear)
-        xy = keypoints[..., :2]
-        centre = xy[present].mean(axis=0)  # (2,)
-        rel = xy - centre
-        moved = np.stack([rel[..., 0] * squeeze + shear * rel[..., 1], rel[..., 1]], axis=-1) + centre
-        out[..., :2] = np.where(present[..., None], moved, 0.0)
-        return out
+        return _linear_about_centre(keypoints, np.array([[squeeze, shear], [0.0, 1.0]]))
 
 
 @dataclass(frozen=True)
