@@ -69,3 +69,26 @@ def test_background_stretches_between_segments():
     gaps = background_segments(segments, 25.0, "background")
     assert [(g.index, g.start, g.end, g.label) for g in gaps] == [
         (3, 0.0, 2.0, "background"), (4, 9.0, 12.0, "background"), (5, 20.0, 25.0, "background")]  # 0.5 s gap: too short
+
+
+def test_a_bystander_walks_across_without_changing_the_ground_truth():
+    from twostream.datasets.cartoon import draw_background, random_look
+    from twostream.datasets.untrimmed import Pass, _frames, _random_actor, bystander_passes
+
+    passes = [bystander_passes(np.random.default_rng(s), 30.0) for s in range(20)]
+    assert 4 <= sum(bool(p) for p in passes) <= 16  # about half the videos
+    assert all(0 <= p.start < p.end <= 30.0 and 4.0 <= p.end - p.start <= 7.0 for ps in passes for p in ps)
+
+    size = (64, 48)
+    rng = np.random.default_rng(0)
+    parts = script(rng, 12.0, CLASSES)
+    actor = _random_actor(rng, size)
+    background = draw_background(np.random.default_rng(1), size, actor.home[1])
+    look, other = random_look(np.random.default_rng(2)), random_look(np.random.default_rng(3))
+    walk = [Pass(2.0, 6.0, True)]
+    alone = [f for f, _ in _frames(parts, actor, look, background, np.random.default_rng(4), 300)]
+    with_bystander = [f for f, _ in _frames(parts, actor, look, background, np.random.default_rng(4), 300,
+                                            walk, other)]
+    changed = [i for i, (a, b) in enumerate(zip(alone, with_bystander)) if not np.array_equal(a, b)]
+    assert changed and 50 <= min(changed) and max(changed) < 150  # drawn only during the pass (2-6 s at 25 fps)
+    assert len(changed) > 60  # and visible for most of it (not hidden behind the actor)
