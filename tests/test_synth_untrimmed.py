@@ -54,6 +54,13 @@ def test_generate_and_trim_into_a_clip_dataset(tmp_path):
     assert len(items) == sum(len(database[v]["annotations"]) for v in kept)
     assert set(classes) <= set(CLASSES) and all(item.rel.split("/")[1][:8] in kept for item in items)
 
+    capped = tmp_path / "capped"
+    assert main(["trim", str(out / "annotations.json"), str(out / "videos"), str(capped), "--subset",
+                 "training,validation", "--background", "background", "--background-per-video", "1"]) == 0
+    assert 1 <= len(list((capped / "background").iterdir())) <= len(kept)
+    assert main(["trim", str(out / "annotations.json"), str(out / "videos"), str(tmp_path / "bad"),
+                 "--background", "background", "--background-per-video", "0"]) == 2
+
 
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="at least 10 s"):
@@ -69,6 +76,8 @@ def test_background_stretches_between_segments():
     gaps = background_segments(segments, 25.0, "background")
     assert [(g.index, g.start, g.end, g.label) for g in gaps] == [
         (3, 0.0, 2.0, "background"), (4, 9.0, 12.0, "background"), (5, 20.0, 25.0, "background")]  # 0.5 s gap: too short
+    longest = background_segments(segments, 25.0, "background", per_video=2)
+    assert [(g.index, g.start, g.end) for g in longest] == [(3, 9.0, 12.0), (4, 20.0, 25.0)]  # in time order
 
 
 def test_a_bystander_walks_across_without_changing_the_ground_truth():
