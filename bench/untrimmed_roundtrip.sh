@@ -17,12 +17,20 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 TRAIN=(--clip-len 8 --lr 0.003 --no-flip --val-fraction 0.2 --seed 0 --workers 1)
 step() { echo; echo "== $(date -u +%H:%M:%S) twostream $*"; /usr/bin/time -f "   (%e s)" twostream "$@"; }
 
-step synth "$OUT/untrimmed" --untrimmed "$VIDEOS" --duration "$DURATION" --classes "$CLASSES" --seed 0
-step trim "$OUT/untrimmed/annotations.json" "$OUT/untrimmed/videos" "$OUT/clips" --format avi \
-    --subset training,validation --background background --background-per-video "$BACKGROUND_PER_VIDEO"
+# A re-run keeps what is done: the videos, the clips, the keypoint caches and a finished run.
+[ -f "$OUT/untrimmed/annotations.json" ] ||
+    step synth "$OUT/untrimmed" --untrimmed "$VIDEOS" --duration "$DURATION" --classes "$CLASSES" --seed 0
+[ -f "$OUT/clips/trim-report.json" ] ||
+    step trim "$OUT/untrimmed/annotations.json" "$OUT/untrimmed/videos" "$OUT/clips" --format avi \
+        --subset training,validation --background background --background-per-video "$BACKGROUND_PER_VIDEO"
+# The RGB stream needs no keypoints: it trains while MediaPipe extracts them.
+[ -f "$OUT/runs/rgb/best.pt" ] || { step train "$OUT/clips" --model cnn_lstm --no-pretrained --epochs "$RGB_EPOCHS" \
+    --out "$OUT/runs/rgb" --overwrite "${TRAIN[@]}" > "$OUT/train-rgb.log" 2>&1 & }
 step extract "$OUT/clips" --workers 2
-step train "$OUT/clips" --model cnn_lstm --no-pretrained --epochs "$RGB_EPOCHS" --out "$OUT/runs/rgb" "${TRAIN[@]}"
-step train "$OUT/clips" --model pose_gru --epochs "$POSE_EPOCHS" --out "$OUT/runs/pose" "${TRAIN[@]}"
+[ -f "$OUT/runs/pose/best.pt" ] ||
+    step train "$OUT/clips" --model pose_gru --epochs "$POSE_EPOCHS" --out "$OUT/runs/pose" --overwrite "${TRAIN[@]}"
+wait
+tail -n 3 "$OUT/train-rgb.log" 2>/dev/null || true
 step fuse "$OUT/runs/rgb" "$OUT/runs/pose" --out "$OUT/runs/fused"
 mapfile -t TEST < <(python - "$OUT/untrimmed" <<'PY'
 import json, sys
