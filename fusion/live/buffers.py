@@ -112,7 +112,11 @@ class BufferSpec:
 class DualFrameBuffer:
     """Two bounded rings (pixels for the RGB stream, landmarks for the pose stream) filled from the same frames.
 
-    A stream the run does not use gets ``None`` for its spec: nothing is allocated or stored for it.
+    A stream the run does not use gets ``None`` for its spec: nothing is allocated or stored for it. Windows are
+    placed in the source's time, not in pushes: each frame is pushed with its source frame index (its media time
+    × fps, counting the frames a slow machine dropped), and a window takes, for each pick, the held frame
+    nearest to it. With no drop that is exactly the frames at ``offsets``; with drops the window still spans the
+    run's seconds instead of stretching over ``span`` pushes.
     """
 
     def __init__(self, video: BufferSpec | None, keypoints: BufferSpec | None):
@@ -122,8 +126,7 @@ class DualFrameBuffer:
         self.video = FrameRing(video.capacity, video.item_shape) if video else None
         self.keypoints = FrameRing(keypoints.capacity, keypoints.item_shape) if keypoints else None
         self._indices = FrameRing(max(s.capacity for s in (video, keypoints) if s), (), np.int64)  # frame numbers
-        self._pushes = 0
-        self._frame_index = -1
+        self._first = self._frame_index = -1  # source index of the first and the newest frame pushed
         self._timestamp = 0.0
 
     @property
@@ -132,44 +135,60 @@ class DualFrameBuffer:
 
     @property
     def ready(self) -> bool:
-        """True once every ring in use holds a full window."""
-        return all(len(r) >= s.span for r, s in self._rings())
+        """True once every ring in use holds frames from the start of its window on."""
+        return len(self._indices) > 0 and all(self._held(r)[0] <= self._targets(s)[0] for r, s in self._rings())
 
     def push(self, frame_index: int, timestamp: float, video: np.ndarray | None = None,
              keypoints: np.ndarray | None = None) -> None:
-        """Add one frame: ``video`` (3, S, S) preprocessed pixels, ``keypoints`` (V, 4); each needed iff in use."""
+        """Add source frame ``frame_index`` (increasing; gaps are dropped frames): ``video`` (3, S, S) preprocessed
+        pixels, ``keypoints`` (V, 4); each needed iff in use."""
+        if frame_index <= self._frame_index:
+            raise ValueError(f"frame indices must increase: got {frame_index} after {self._frame_index}")
         for ring, item, name in ((self.video, video, "video"), (self.keypoints, keypoints, "keypoints")):
             if ring is not None:
                 if item is None:
                     raise ValueError(f"this buffer stores {name}: pass {name}= for every frame")
                 ring.push(item)
         self._indices.push(frame_index)
-        self._pushes += 1
+        if self._first < 0:
+            self._first = frame_index
         self._frame_index, self._timestamp = frame_index, timestamp
 
-    def _lag(self, spec: BufferSpec) -> int:
-        """Pushes between the newest frame and the end of ``spec``'s window (0 unless it slides on a grid)."""
-        return (self._pushes - spec.span) % spec.step if spec.grid else 0
+    def _targets(self, spec: BufferSpec) -> np.ndarray:
+        """(T,) source frame indices ``spec``'s window should pick: ending at the newest frame, or on a grid every
+        ``step`` frames from the first (a frame-wise stream: consecutive windows share their picks)."""
+        lag = (self._frame_index - self._first + 1 - spec.span) % spec.step if spec.grid else 0
+        return self._frame_index - lag - spec.span + 1 + np.asarray(spec.offsets)
+
+    def _held(self, ring: FrameRing) -> np.ndarray:
+        """Source frame indices of the frames ``ring`` holds, oldest first."""
+        n = min(len(ring), len(self._indices))
+        return self._indices.pick(np.arange(n), n)
+
+    def _window(self, ring: FrameRing, spec: BufferSpec) -> tuple[np.ndarray, np.ndarray]:
+        """The held frames nearest to the window's picks (ties: the earlier): items (T, ...) and frame indices."""
+        held, targets = self._held(ring), self._targets(spec)
+        after = np.clip(np.searchsorted(held, targets), 0, len(held) - 1)  # first held >= target (or the last)
+        before = np.maximum(after - 1, 0)
+        nearest = np.where(np.abs(held[before] - targets) <= np.abs(held[after] - targets), before, after)
+        return ring.pick(nearest, len(held)), held[nearest]
 
     def snapshot(self) -> Snapshot:
         """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
         if not self.ready:
             raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
-        video = keypoints = None
-        if self.video:
-            video = self.video.pick(self.video_spec.offsets, self.video_spec.span, self._lag(self.video_spec))
-        if self.keypoints:
-            keypoints = self.keypoints.pick(self.keypoint_spec.offsets, self.keypoint_spec.span,
-                                            self._lag(self.keypoint_spec))
-        frames = {key: self._indices.pick(spec.offsets, spec.span, self._lag(spec))
-                  for key, spec in (("video", self.video_spec), ("keypoints", self.keypoint_spec)) if spec}
-        return Snapshot(self._frame_index, self._timestamp, video, keypoints, frames)
+        windows = {key: self._window(ring, spec) for key, (ring, spec) in
+                   (("video", (self.video, self.video_spec)), ("keypoints", (self.keypoints, self.keypoint_spec)))
+                   if ring is not None}
+        items = {key: w[0] for key, w in windows.items()}
+        return Snapshot(self._frame_index, self._timestamp, items.get("video"), items.get("keypoints"),
+                        {key: w[1] for key, w in windows.items()})
 
     def clear(self) -> None:
         for ring, _ in self._rings():
             ring.clear()
         self._indices.clear()
-        self._pushes = 0
+        self._first = self._frame_index = -1
 
     def _rings(self):
         return [(r, s) for r, s in ((self.video, self.video_spec), (self.keypoints, self.keypoint_spec)) if r]

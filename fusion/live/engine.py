@@ -334,15 +334,3 @@ class LiveEngine:
                 self._capture.paused.clear()
         return key not in _QUIT_KEYS
 
-
-def open_predictor(run_dir, device: str = "cpu") -> Predictor:
-    """A training run, a fused run (``fusion.run.load_run``) or an ONNX export (a folder with export.json)."""
-    from pathlib import Path
-
-    if (Path(run_dir) / "export.json").is_file():
-        from twostream.fusion.export import load_onnx_run
-
-        return load_onnx_run(run_dir, threads=torch.get_num_threads())
-    from twostream.fusion.run import load_run
-
-    return load_run(run_dir, device=device)
