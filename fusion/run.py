@@ -109,6 +109,28 @@ class RunPredictor:
         frame-wise stream (``frame_wise``) reuse the features of frames it has seen: only new frames go through
         its backbone (equal to the clip path within float error).
         """
+        batch = None if keypoints is None else np.asarray(keypoints, dtype=np.float32)[None]  # (1, T, [M,] V, 4)
+        return self._predict(video, batch, frames)[0]
+
+    def predict_persons(self, video: Any, keypoints: np.ndarray,
+                        frames: Mapping[str, np.ndarray] | None = None) -> list[Prediction]:
+        """One window, one answer per person slot: ``keypoints`` raw (T, M, V, 4), slot ``m`` one tracked person.
+
+        The RGB stream scores the scene once — it was trained on whole frames, so a crop around one person would
+        be a picture it never saw — and every person shares that answer; the pose stream runs on each slot's
+        skeleton as on a single person (all slots in one batch), and the fusion combines the two per slot. Slot
+        ``m`` alone equals ``predict_window(video, keypoints[:, m])``.
+        """
+        kp = np.asarray(keypoints, dtype=np.float32)
+        if kp.ndim != 4:
+            raise ValueError(f"predict_persons takes keypoints (T, M, V, 4), got shape {kp.shape}")
+        if "keypoints" not in self.specs:
+            return [self.predict_window(video, None, frames)]
+        return self._predict(video, np.moveaxis(kp, 1, 0), frames)  # (M, T, V, 4): each person alone
+
+    def _predict(self, video: Any, keypoints: np.ndarray | None,
+                 frames: Mapping[str, np.ndarray] | None) -> list[Prediction]:
+        """``B`` answers for one video window (T, 3, S, S) shared by ``B`` raw keypoint windows (B, T, [M,] V, 4)."""
         batch: dict[str, np.ndarray] = {}
         if "video" in self.specs:
             if video is None:
@@ -119,45 +141,20 @@ class RunPredictor:
             if keypoints is None:
                 raise ValueError("this run has a pose stream: pass keypoints (T, M, V, 4)")
             spec = self.specs["keypoints"]
-            kp = select_persons(to_layout(np.asarray(keypoints, dtype=np.float32), spec.layout),
-                                getattr(spec, "persons", None))  # (T, [M,] V, 4) as the model takes it
-            batch["keypoints"] = np.ascontiguousarray(kp)[None]  # (1, T, [M,] V, 4)
-            detected = detected_fraction(torch.from_numpy(batch["keypoints"])).numpy()  # (1,)
+            batch["keypoints"] = np.stack([select_persons(to_layout(k, spec.layout), getattr(spec, "persons", None))
+                                           for k in keypoints])  # (B, T, [M,] V, 4) as the model takes it
+            detected = detected_fraction(torch.from_numpy(batch["keypoints"])).numpy()  # (B,)
         probs = {}
         for role, cache in self._caches.items():
             key = self.backends[role].spec.key
             if frames is not None and key in frames:
                 probs[role] = softmax(cache.logits(frames[key], batch.pop(key)[0]), axis=1)  # (1, C)
         probs.update(self.stream_probs(batch))  # the clip path for the rest
-        fused = self.combine(probs, detected)[0]
-        return Prediction(fused, {k: v[0] for k, v in probs.items()},
-                          None if detected is None else float(detected[0]))
-
-    def predict_persons(self, video: torch.Tensor | None, keypoints: np.ndarray,
-                        frames: Mapping[str, np.ndarray] | None = None) -> list[Prediction]:
-        """One window, one answer per person slot: ``keypoints`` raw (T, M, V, 4), slot ``m`` one tracked person.
-
-        The RGB stream scores the scene once — it was trained on whole frames, so a crop around one person would
-        be a picture it never saw — and every person shares that answer; the pose stream runs on each slot's
-        skeleton as on a single person, and the fusion combines the two per slot. Slot 0 alone equals
-        ``predict_window(video, keypoints[:, 0])``.
-        """
-        kp = np.asarray(keypoints, dtype=np.float32)
-        if kp.ndim != 4:
-            raise ValueError(f"predict_persons takes keypoints (T, M, V, 4), got shape {kp.shape}")
-        first = self.predict_window(video, kp[:, 0], frames)
-        if kp.shape[1] == 1 or "keypoints" not in self.specs:
-            return [first]
-        layout = self.specs["keypoints"].layout
-        others = np.ascontiguousarray(to_layout(np.moveaxis(kp[:, 1:], 1, 0), layout))  # (M-1, T, V, 4)
-        others = torch.from_numpy(others)
-        pose = self.stream_probs({"keypoints": others})  # pose role → (M-1, C)
-        scene = {role: np.repeat(p[None], len(others), 0)  # the scene's RGB answer, shared
-                 for role, p in first.per_stream.items() if role not in pose}
-        detected = detected_fraction(others).numpy()  # (M-1,)
-        fused = self.combine({**scene, **pose}, detected)  # (M-1, C)
-        return [first] + [Prediction(fused[i], {role: p[i] for role, p in {**scene, **pose}.items()},
-                                     float(detected[i])) for i in range(len(others))]
+        n = 1 if detected is None else len(detected)
+        probs = {role: np.repeat(p, n // len(p), axis=0) for role, p in probs.items()}  # the scene's RGB: shared
+        fused = self.combine(probs, detected)  # (B, C)
+        return [Prediction(fused[i], {role: p[i] for role, p in probs.items()},
+                           None if detected is None else float(detected[i])) for i in range(n)]
 
     def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints

@@ -119,3 +119,20 @@ def test_frame_indices_must_increase():
     buf.push(5, 0.0, keypoints=np.zeros(1))
     with pytest.raises(ValueError, match="must increase"):
         buf.push(5, 0.1, keypoints=np.zeros(1))
+
+
+def test_a_grid_stream_keeps_only_the_frames_its_windows_pick():
+    spec = BufferSpec((1,), (2, 7, 12), 15, grid=True)  # 3 picks every 5th frame, sliding in steps of 5
+    buf = DualFrameBuffer(spec, None)
+    kept = []
+    for i in range(60):
+        if buf.wants("video", i):
+            kept.append(i)
+        buf.push(i, i / 30, video=np.full(1, i, np.float32))  # a frame it does not want is ignored
+        if buf.ready:
+            snap = buf.snapshot()
+            np.testing.assert_array_equal(snap.frames["video"], snap.video[:, 0])
+            assert np.all((snap.frames["video"] - 2) % 5 == 0) and np.all(np.diff(snap.frames["video"]) == 5)
+    assert kept == list(range(2, 60, 5))  # never preprocessed: 4 frames in 5
+    assert buf.video.capacity <= 5  # about clip_len items, not span
+    np.testing.assert_array_equal(buf.snapshot().frames["video"], [47, 52, 57])

@@ -132,7 +132,7 @@ class LiveEngine:
         landmarks = self.ingest(frame)
         if landmarks is not None:
             self.stats.person_frames = (self.stats.person_frames or 0) + bool(np.any(landmarks))
-        if self._schedule.due(self.buffer.ready):
+        if self._schedule.due(frame.index, self.buffer.ready):
             snap = self.buffer.snapshot()
             if inline:
                 self._publish(self.infer(snap))

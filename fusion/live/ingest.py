@@ -84,7 +84,7 @@ class Ingest:
 
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3)
         pixels = landmarks = None
-        if self.video_spec is not None:
+        if self.video_spec is not None and self.buffer.wants("video", frame.index):  # a frame it may pick
             from twostream.datasets.transforms import frames_to_tensor
 
             s = self.video_spec

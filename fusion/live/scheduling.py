@@ -18,23 +18,23 @@ T = TypeVar("T")
 
 
 class Schedule:
-    """Whether the frame just ingested makes a prediction due."""
+    """Whether the frame just ingested makes a prediction due: every ``stride`` frames of the source — counted in
+    source frames, so that frames a slow machine dropped do not slow the prediction rate down."""
 
     def __init__(self, config: LiveConfig):
         self.stride, self.max_hz = config.stride, config.max_hz
-        self._since = 1 << 30  # the first full window is due at once
+        self._last_index = None  # source index of the last due frame; the first full window is due at once
         self._last = -float("inf")
 
-    def due(self, ready: bool) -> bool:
-        """Count one frame; True when the buffers are ``ready`` and ``stride`` frames (and ``1 / max_hz`` s) have
-        passed since the last due one."""
-        self._since += 1
-        if not ready or self._since < self.stride:
+    def due(self, frame_index: int, ready: bool) -> bool:
+        """True when the buffers are ``ready`` and ``stride`` source frames (and ``1 / max_hz`` s) have passed
+        since the last due one."""
+        if not ready or (self._last_index is not None and frame_index - self._last_index < self.stride):
             return False
         now = time.perf_counter()
         if self.max_hz is not None and now - self._last < 1.0 / self.max_hz:
             return False
-        self._since, self._last = 0, now
+        self._last_index, self._last = frame_index, now
         return True
 
 
