@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", default=None, metavar="LABEL",
                         help="also cut the stretches between segments (>= 1 s) as clips of class LABEL, e.g. "
                              "background (timeline treats a class of that name as no action)")
+    parser.add_argument("--background-per-video", type=int, default=None, metavar="N",
+                        help="with --background: only the N longest stretches of each video (default: all), so "
+                             "that background clips do not outnumber an action class many times over")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         report = trim_dataset(
             args.annotations, args.video_dir, args.out_root, ext=args.ext, overwrite=args.overwrite,
             subsets=None if args.subset is None else [s.strip() for s in args.subset.split(",") if s.strip()],
-            background=args.background,
+            background=args.background, background_per_video=args.background_per_video,
             progress=lambda done, total, video: progress.update(task, completed=done, total=total, video=video),
         )
     console.print(f"wrote {len(report.written)} clips, kept {len(report.skipped)} existing, "

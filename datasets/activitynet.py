@@ -155,21 +155,24 @@ def _cut(video: Path, jobs: list[tuple[Segment, Path]], fps: float, ext: str) ->
 
 
 def background_segments(segments: Sequence[Segment], duration: float, label: str,
-                        min_length: float = 1.0) -> list[Segment]:
+                        min_length: float = 1.0, per_video: int | None = None) -> list[Segment]:
     """The stretches of a video no segment covers, at least ``min_length`` seconds long, labelled ``label``;
-    their ``index`` continues after the video's annotations."""
+    their ``index`` continues after the video's annotations. ``per_video`` keeps only that many, the longest
+    (in time order), so that "no action" does not outnumber the actions."""
     covered = sorted((max(0.0, s.start), min(duration, s.end)) for s in segments)
     gaps, cursor = [], 0.0
     for start, end in covered + [(duration, duration)]:
         if start - cursor >= min_length:
             gaps.append((cursor, start))
         cursor = max(cursor, end)
+    if per_video is not None:
+        gaps = sorted(sorted(gaps, key=lambda g: g[0] - g[1])[:per_video])  # the longest, back in time order
     first = max((s.index for s in segments), default=-1) + 1
     return [Segment(segments[0].video_id, first + k, a, b, label) for k, (a, b) in enumerate(gaps)]
 
 
 def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, overwrite: bool,
-              report: dict[str, list], background: str | None = None) -> None:
+              report: dict[str, list], background: str | None = None, per_video: int | None = None) -> None:
     """Validate and cut the segments of one video (and, with ``background``, the stretches between them),
     appending to ``report``'s lists."""
     try:
@@ -181,7 +184,8 @@ def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, ov
         report["failures"].append(TrimFailure(segments[0].video_id, None, f"{video} has no frame rate"))
         return
     if background is not None:
-        segments = segments + background_segments(segments, info.num_frames / info.fps, background)
+        segments = segments + background_segments(segments, info.num_frames / info.fps, background,
+                                                   per_video=per_video)
     jobs = []
     for segment in segments:
         problem = segment_problem(segment, info.num_frames / info.fps)
@@ -201,13 +205,14 @@ def _trim_one(video: Path, segments: list[Segment], out_root: Path, ext: str, ov
 
 def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str | Path, *,
                  ext: Literal["mp4", "avi"] = "mp4", overwrite: bool = False, subsets: Sequence[str] | None = None,
-                 background: str | None = None, progress: Callable[[int, int, str], None] | None = None) -> TrimReport:
+                 background: str | None = None, background_per_video: int | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> TrimReport:
     """Cut every annotated segment into ``out_root/<label>/<id>_<k>.<ext>``; returns and saves the report.
 
     ``subsets`` keeps only videos of those subsets (e.g. ``("training", "validation")``, so that test videos
     stay unseen). ``background`` also cuts the stretches between a video's segments (>= 1 s) as clips of that
-    label, so that a model learns "no action" (``timeline`` treats the class as background).
-    ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
+    label, so that a model learns "no action" (``timeline`` treats the class as background);
+    ``background_per_video`` keeps the longest N of them per video (None: all). ``progress(done, total, video_id)`` is called after each video. Missing or unreadable videos and bad
     segments are listed in the report (each naming the video id); the run always continues.
     """
     annotations, video_dir, out_root = Path(annotations), Path(video_dir), Path(out_root)
@@ -220,6 +225,8 @@ def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str |
     except json.JSONDecodeError as exc:
         raise ValueError(f"{annotations} is not valid JSON ({exc}); fix or re-download it") from exc
     segments, failures = parse_annotations(data, subsets)
+    if background_per_video is not None and background_per_video < 1:
+        raise ValueError(f"--background-per-video must be >= 1, got {background_per_video}")
     if subsets is not None and not segments:
         raise ValueError(f"{annotations} has no segment in subset(s) {', '.join(subsets)}; check --subset")
     by_video: dict[str, list[Segment]] = {}
@@ -229,7 +236,8 @@ def trim_dataset(annotations: str | Path, video_dir: str | Path, out_root: str |
     report: dict[str, list] = {"written": [], "skipped": [], "failures": failures}
     for done, (video_id, video_segments) in enumerate(by_video.items(), start=1):
         if video_id in videos:
-            _trim_one(videos[video_id], video_segments, out_root, ext, overwrite, report, background)
+            _trim_one(videos[video_id], video_segments, out_root, ext, overwrite, report, background,
+                      background_per_video)
         else:
             report["failures"].append(TrimFailure(video_id, None, f"no video {video_id}.* or v_{video_id}.* "
                                                                   f"in {video_dir}"))

@@ -1,11 +1,14 @@
 """Untrimmed cartoon videos with ActivityNet-style ground truth: one actor performs a sequence of the cartoon
-actions, separated by idle stretches (standing with small fidgets, walking out of the frame and back in).
+actions, separated by idle stretches (standing with small fidgets, walking out of the frame and back in). In
+about half the videos a second, smaller person (a bystander) walks across the background once or twice; the
+bystander performs no action, so the ground truth is the main actor's alone (``"bystanders"`` records when).
 
 Layout written by ``generate_untrimmed(out, ...)``::
 
     OUT/videos/<id>.avi      MJPG, 25 fps; id = ``u<NNN>_g<NN>`` (video, actor)
     OUT/annotations.json     {"version", "database": {id: {"duration", "subset", "fps", "actor",
-                              "annotations": [{"segment": [start_s, end_s], "label"}]}}}
+                              "annotations": [{"segment": [start_s, end_s], "label"}],
+                              "bystanders": [[start_s, end_s], ...]}}}
     OUT/synth.json           seed and parameters of the run
 
 Each video has its own actor (look, scene, placement, speed, noise, shake as in ``synth``); subsets go by actor,
@@ -32,6 +35,17 @@ FORMAT_VERSION = 1
 SUBSETS = ("training", "validation", "testing")
 BLEND_S = 0.3
 """Seconds over which the body moves from one part's pose into the next one's."""
+BYSTANDER_SCALE = 0.5
+"""The bystander's height relative to the main actor's (further back: the main actor stays the larger one)."""
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A bystander walking across the background from ``start`` to ``end`` seconds."""
+
+    start: float
+    end: float
+    rightwards: bool
 
 
 @dataclass(frozen=True)
@@ -121,8 +135,34 @@ def _pose_and_x(part: Part, t: float, actor: _Actor, width: int) -> tuple[Pose, 
     return action.pose(actor.phase + action.hz * actor.speed * (t - part.start), actor.amp), home, action
 
 
+def bystander_passes(rng: np.random.Generator, duration: float) -> list[Pass]:
+    """No bystander in about half the videos, else one or two passes of 4-7 s at random times."""
+    if rng.random() < 0.5:
+        return []
+    passes = []
+    for _ in range(int(rng.integers(1, 3))):
+        length = float(rng.uniform(4.0, 7.0))
+        start = float(rng.uniform(0.0, max(0.0, duration - length)))
+        passes.append(Pass(round(start, 3), round(min(duration, start + length), 3), bool(rng.random() < 0.5)))
+    return sorted(passes, key=lambda p: p.start)
+
+
+def _draw_bystanders(img: np.ndarray, passes: Sequence[Pass], look, actor: _Actor, t: float,
+                     dx: float, dy: float) -> None:
+    """The bystanders in view at ``t``, marching across at 72 % of the actor's floor height (further back)."""
+    width = img.shape[1]
+    scale = actor.scale * BYSTANDER_SCALE
+    for p in passes:
+        if p.start <= t < p.end:
+            across = (t - p.start) / (p.end - p.start)
+            x = width * (-0.05 + 1.1 * (across if p.rightwards else 1 - across)) + dx
+            pts = skeleton_points(look, ACTIONS["march"].pose(1.4 * t, 1.0), (x, actor.home[1] * 0.72 + dy), scale)
+            draw_figure(img, pts, look, scale)
+
+
 def _frames(parts: list[Part], actor: _Actor, look, background: np.ndarray, rng: np.random.Generator,
-            num_frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            num_frames: int, passes: Sequence[Pass] = (), bystander_look=None
+            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(frame (H, W, 3) uint8 BGR, dummy joints (1, 2)) for each frame of the script."""
     height, width = background.shape[:2]
     k = 0
@@ -136,6 +176,7 @@ def _frames(parts: list[Part], actor: _Actor, look, background: np.ndarray, rng:
             pose = _blend(before, pose, (t - parts[k].start) / BLEND_S)
         dx, dy = rng.normal(0, actor.shake, 2) if actor.shake > 0 else (0.0, 0.0)
         img = np.roll(background, (int(round(dy)), int(round(dx))), axis=(0, 1))
+        _draw_bystanders(img, passes, bystander_look, actor, t, dx, dy)
         pts = skeleton_points(look, pose, (x + dx, actor.home[1] + dy), actor.scale)
         draw_figure(img, pts, look, actor.scale)
         if action is not None and action.flag is not None:
@@ -191,11 +232,15 @@ def generate_untrimmed(out: str | Path, *, videos: int, duration: tuple[float, f
         actor = _random_actor(rng, size)
         background = draw_background(np.random.default_rng([seed, i, 2]), size, actor.home[1])
         look = random_look(np.random.default_rng([seed, i, 1]))
+        extra = np.random.default_rng([seed, i, 3])  # its own stream: the actor's script does not change
+        passes = bystander_passes(extra, length)
         _write_clip(root / "videos" / f"{vid}.avi", _frames(parts, actor, look, background, rng,
-                                                            int(round(length * FPS))), size)
+                                                            int(round(length * FPS)), passes, random_look(extra)),
+                    size)
         database[vid] = {"duration": length, "subset": subset_of(i, videos), "fps": FPS, "actor": i,
                          "annotations": [{"segment": [round(p.start, 3), round(p.end, 3)], "label": p.kind}
-                                         for p in parts if p.kind in ACTIONS]}
+                                         for p in parts if p.kind in ACTIONS],
+                         "bystanders": [[p.start, p.end] for p in passes]}
         total_s += length
         if progress is not None:
             progress(i + 1, videos)

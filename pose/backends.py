@@ -28,12 +28,18 @@ class PoseConfig:
     persons: int = DEFAULT_PERSONS
     min_confidence: float = 0.3
     """Detection, presence and tracking thresholds of the backend."""
+    search_every: int = 8
+    """With ``persons > 1``: while fewer than ``persons`` people are followed, look for more only every this many
+    frames (a backend that detects per frame otherwise pays its person detector on every frame of a one-person
+    video); 1 looks on every frame. Someone entering the view is found within this many frames."""
 
     def __post_init__(self) -> None:
         if self.backend not in _BACKENDS:
             raise ValueError(f"pose backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
         if self.persons < 1:
             raise ValueError(f"--persons must be >= 1, got {self.persons}")
+        if self.search_every < 1:
+            raise ValueError(f"search_every must be >= 1, got {self.search_every}")
         if not 0.0 < self.min_confidence < 1.0:
             raise ValueError(f"min_confidence must be in (0, 1), got {self.min_confidence}")
 

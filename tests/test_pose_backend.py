@@ -56,3 +56,53 @@ def test_tasks_with_one_person_matches_the_legacy_landmarks(shared_data):
     assert len(pairs) >= 27
     assert all(len(n) <= 1 for n in new)
     assert np.mean([np.abs(a - b).mean() for a, b in pairs]) < 0.01
+
+
+class _FakeLandmarker:
+    """Records the frames it is given and returns ``found(frame)`` people (one landmark each, enough for Persons)."""
+
+    def __init__(self, num_poses: int, found, calls: list) -> None:
+        self.num_poses, self.found, self.calls = num_poses, found, calls
+
+    def detect_for_video(self, image, timestamp_ms):
+        from types import SimpleNamespace
+
+        frame = timestamp_ms // 10
+        self.calls.append((frame, self.num_poses))
+        joint = SimpleNamespace(x=0.5, y=0.5, z=0.0, visibility=1.0, presence=1.0)
+        people = [[joint] * 33 for _ in range(min(self.num_poses, self.found(frame)))]
+        return SimpleNamespace(pose_landmarks=people, pose_world_landmarks=people)
+
+    def close(self) -> None:
+        pass
+
+
+def _schedule(monkeypatch, persons_in_view, frames: int, search_every: int = 8) -> list[tuple[int, int]]:
+    from twostream.pose import mediapipe_tasks
+
+    calls: list = []
+    monkeypatch.setattr(mediapipe_tasks, "_create_landmarker",
+                        lambda bundle, config, n: _FakeLandmarker(n, persons_in_view, calls))
+    estimator = mediapipe_tasks.MediaPipeTasksEstimator(PoseConfig(persons=2, search_every=search_every))
+    for frame in range(frames):
+        estimator.process(np.zeros((8, 8, 3), np.uint8), frame * 10)
+    return calls
+
+
+def test_two_person_search_runs_only_every_few_frames_while_one_person_is_in_view(monkeypatch):
+    calls = _schedule(monkeypatch, lambda frame: 1, 20)
+    assert [frame for frame, n in calls if n == 2] == [0, 8, 16]  # the detector-per-frame landmarker
+    assert [n for frame, n in calls if frame % 8] == [1] * 17  # the one-person landmarker follows
+
+
+def test_a_second_person_is_followed_every_frame_once_found_and_held_through_a_loss(monkeypatch):
+    from twostream.pose.mediapipe_tasks import HOLD_SEARCHES
+
+    both = set(range(11, 30)) - {20, 21}  # the second person enters at 11, is hidden at 20-21, leaves at 30
+    calls = _schedule(monkeypatch, lambda frame: 2 if frame in both else 1, 100, search_every=4)
+    two = [frame for frame, n in calls if n == 2]
+    assert two[:4] == [0, 4, 8, 12]  # found at the first search after entering: 1 frame late
+    release = 30 + HOLD_SEARCHES * 4  # held HOLD_SEARCHES search periods after the last frame with both
+    assert set(range(12, release)) <= set(two)  # every frame from then on, through the gap
+    after = [frame for frame, n in calls if n == 2 and frame >= release]
+    assert after and all(frame % 4 == 0 for frame in after)  # then back to searching every 4th frame

@@ -54,6 +54,13 @@ def test_generate_and_trim_into_a_clip_dataset(tmp_path):
     assert len(items) == sum(len(database[v]["annotations"]) for v in kept)
     assert set(classes) <= set(CLASSES) and all(item.rel.split("/")[1][:8] in kept for item in items)
 
+    capped = tmp_path / "capped"
+    assert main(["trim", str(out / "annotations.json"), str(out / "videos"), str(capped), "--subset",
+                 "training,validation", "--background", "background", "--background-per-video", "1"]) == 0
+    assert 1 <= len(list((capped / "background").iterdir())) <= len(kept)
+    assert main(["trim", str(out / "annotations.json"), str(out / "videos"), str(tmp_path / "bad"),
+                 "--background", "background", "--background-per-video", "0"]) == 2
+
 
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="at least 10 s"):
@@ -69,3 +76,28 @@ def test_background_stretches_between_segments():
     gaps = background_segments(segments, 25.0, "background")
     assert [(g.index, g.start, g.end, g.label) for g in gaps] == [
         (3, 0.0, 2.0, "background"), (4, 9.0, 12.0, "background"), (5, 20.0, 25.0, "background")]  # 0.5 s gap: too short
+    longest = background_segments(segments, 25.0, "background", per_video=2)
+    assert [(g.index, g.start, g.end) for g in longest] == [(3, 9.0, 12.0), (4, 20.0, 25.0)]  # in time order
+
+
+def test_a_bystander_walks_across_without_changing_the_ground_truth():
+    from twostream.datasets.cartoon import draw_background, random_look
+    from twostream.datasets.untrimmed import Pass, _frames, _random_actor, bystander_passes
+
+    passes = [bystander_passes(np.random.default_rng(s), 30.0) for s in range(20)]
+    assert 4 <= sum(bool(p) for p in passes) <= 16  # about half the videos
+    assert all(0 <= p.start < p.end <= 30.0 and 4.0 <= p.end - p.start <= 7.0 for ps in passes for p in ps)
+
+    size = (64, 48)
+    rng = np.random.default_rng(0)
+    parts = script(rng, 12.0, CLASSES)
+    actor = _random_actor(rng, size)
+    background = draw_background(np.random.default_rng(1), size, actor.home[1])
+    look, other = random_look(np.random.default_rng(2)), random_look(np.random.default_rng(3))
+    walk = [Pass(2.0, 6.0, True)]
+    alone = [f for f, _ in _frames(parts, actor, look, background, np.random.default_rng(4), 300)]
+    with_bystander = [f for f, _ in _frames(parts, actor, look, background, np.random.default_rng(4), 300,
+                                            walk, other)]
+    changed = [i for i, (a, b) in enumerate(zip(alone, with_bystander)) if not np.array_equal(a, b)]
+    assert changed and 50 <= min(changed) and max(changed) < 150  # drawn only during the pass (2-6 s at 25 fps)
+    assert len(changed) > 60  # and visible for most of it (not hidden behind the actor)

@@ -111,3 +111,31 @@ def test_unknown_time_scale_names_the_flag(tmp_path, make_video):
     video = make_video(tmp_path / "v.avi", num_frames=10)
     run = make_run(tmp_path / "rgb", "cnn_lstm", size=32)
     assert main(["timeline", str(run), str(video), "--out", str(tmp_path / "tl")]) == 2
+
+
+@pytest.mark.parametrize("arch", ["cnn_lstm", "resnet50_lstm"])
+def test_frame_wise_streams_reuse_features_across_windows_with_the_clip_paths_scores(tmp_path, make_video, arch):
+    video = make_video(tmp_path / "long.avi", num_frames=100, fps=FPS)
+    predictor = load_run(make_run(tmp_path / "rgb", arch, size=32))
+    model = predictor.models["rgb"]
+    backbone_frames = []
+    frame_features = model.frame_features
+
+    def counting(x, previous=None):
+        backbone_frames.append(x.shape[0] * x.shape[1])
+        return frame_features(x, previous=previous)
+
+    model.frame_features = counting
+    scores = {}
+    for reuse in (False, True):
+        backbone_frames.clear()
+        timeline = score_video(predictor, video, spans={"video": 0.8}, hop=0.2, batch_size=4, reuse_features=reuse)
+        scores[reuse], frames = timeline.per_stream["rgb"], sum(backbone_frames)
+        if not reuse:
+            assert frames == 4 * len(timeline.times)  # every window's 4 picks through the backbone
+    np.testing.assert_allclose(scores[True], scores[False], atol=1e-4)
+    # a random head answers ~0.5 everywhere: the log-odds show that every window's own frames were used
+    log_odds = {reuse: np.log(p[:, 0]) - np.log(p[:, 1]) for reuse, p in scores.items()}
+    assert len(scores[True]) == 20 and log_odds[False].std() > 10 * 2e-5
+    np.testing.assert_allclose(log_odds[True], log_odds[False], atol=2e-5)
+    assert frames < 0.5 * 4 * 20  # windows 5 frames apart share 3 of their 4 picks

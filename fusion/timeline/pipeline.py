@@ -37,6 +37,8 @@ class TimelineConfig:
     """Window span in seconds; None: the run's time scale (``scoring.training_span``)."""
     batch_size: int = 16
     """Windows per forward pass."""
+    reuse_features: bool = True
+    """Frame-wise RGB streams run their backbone once per frame, not per window (False: the clip path)."""
     segments: SegmentConfig = field(default_factory=SegmentConfig)
 
     def __post_init__(self) -> None:
@@ -107,7 +109,8 @@ def detect_video(predictor: RunPredictor, path: str | Path, spans: Mapping[str, 
     started = time.perf_counter()
     path, out = Path(path), Path(out)
     vid = video_id(path, gt)
-    timeline = score_video(predictor, path, spans=spans, hop=cfg.hop, batch_size=cfg.batch_size, on_frame=on_frame)
+    timeline = score_video(predictor, path, spans=spans, hop=cfg.hop, batch_size=cfg.batch_size, on_frame=on_frame,
+                           reuse_features=cfg.reuse_features)
     segments = {name: extract_segments(timeline.times, probs, predictor.classes, hop=cfg.hop,
                                        duration=timeline.duration, video=vid, config=cfg.segments)
                 for name, probs in _curves(timeline, predictor.classes).items()}

@@ -6,6 +6,11 @@ whole training video. Windows are centred every ``hop`` seconds. The video is de
 frame a window needs is preprocessed once (``frames_to_tensor``) and shared by every window that uses it, and
 dropped when no later window needs it, so memory stays flat on long videos. Keypoints come from the video's
 fresh ``.pose.npz`` cache, else from MediaPipe over the whole video (``pose.extract.extract_video``).
+
+A frame-wise RGB stream (``cnn_lstm``, ``resnet50_lstm``) runs its backbone once per frame, not once per window:
+its windows start on a grid of its pick spacing, so that consecutive windows pick the same frames, and the live
+demo's ``FrameFeatureCache`` keeps the features of the latest window's frames; only the temporal head runs per
+window. Scores equal the clip path on the same windows within float error.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 from twostream.datasets.sampling import uniform_indices
 from twostream.datasets.transforms import frames_to_tensor
 from twostream.datasets.video import iter_frames, probe
+from twostream.fusion.features import FrameFeatureCache, is_frame_wise
 from twostream.fusion.run import RunPredictor, detected_fraction
 from twostream.streams.keypoint_data import to_layout
 
@@ -74,9 +80,9 @@ def training_span(run_dir: str | Path) -> float:
 def stream_window(spec, fps: float, span: float | None) -> tuple[int, np.ndarray]:
     """(window length in frames, the ``clip_len`` picks inside it) for one stream at the video's ``fps``.
 
-    ``span`` seconds: ``clip_len`` frames spread evenly over it (segment sampling's evaluation picks). ``None``:
-    the run's own sampling record (``InputSpec.sampling``, as the live demo reads it) — ValueError when the run
-    has none.
+    ``span`` seconds: ``clip_len`` frames spread evenly over it (segment sampling's evaluation picks: the centre of
+    each of ``clip_len`` equal parts, the span rounded to whole frames per part). ``None``: the run's own sampling
+    record (``InputSpec.sampling``, as the live demo reads it) — ValueError when the run has none.
     """
     sampling = getattr(spec, "sampling", None)
     if span is None:
@@ -84,16 +90,26 @@ def stream_window(spec, fps: float, span: float | None) -> tuple[int, np.ndarray
             raise ValueError("the run records no time scale; pass --window SECONDS (the length of its training clips)")
         window = sampling.live_window(spec.clip_len, fps)
         return int(window.length), np.asarray(window.offsets, dtype=np.int64)
-    length = max(1, int(round(span * fps)))
+    length = max(1, round(span * fps / spec.clip_len)) * spec.clip_len
     return length, uniform_indices(length, spec.clip_len)
 
 
 def window_indices(centres: np.ndarray, *, length: int, offsets: np.ndarray, fps: float,
-                   num_frames: int) -> np.ndarray:
+                   num_frames: int, grid: int = 1) -> np.ndarray:
     """(N, clip_len) frame indices: the picks ``offsets`` of a ``length``-frame window centred on each centre
-    (seconds), clamped to the video."""
+    (seconds), clamped to the video. ``grid`` > 1 moves each window's start to the nearest multiple of ``grid``
+    frames (by at most half of it), so that windows whose picks are ``grid`` apart share their frames."""
     starts = np.round(np.asarray(centres) * fps - length / 2).astype(np.int64)  # (N,)
+    if grid > 1:
+        starts = np.round(starts / grid).astype(np.int64) * grid
     return np.clip(starts[:, None] + np.asarray(offsets)[None, :], 0, num_frames - 1)  # (N, T)
+
+
+def _grid(predictor: RunPredictor, key: str, length: int) -> int:
+    """The pick spacing of a frame-wise stream's window (its features are reused across windows), else 1."""
+    spec = predictor.specs[key]
+    frame_wise = any(is_frame_wise(m) for m in predictor.models.values() if m.input_spec.key == key)
+    return length // spec.clip_len if frame_wise else 1
 
 
 def _keypoints(predictor: RunPredictor, path: Path, indices: np.ndarray) -> tuple[np.ndarray, str]:
@@ -151,13 +167,24 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
             yield start + first, take(rows[first:first + batch_size])
 
 
+def _cached_probs(cache: FrameFeatureCache, frames: np.ndarray, batch: dict[str, torch.Tensor],
+                  device: torch.device) -> np.ndarray:
+    """(B, C) softmax of a frame-wise stream over a batch's windows, in order, through ``cache``; takes the
+    batch's ``"video"`` out so that the clip path skips it."""
+    video = batch.pop("video").to(device)  # (B, T, 3, S, S)
+    logits = torch.cat([cache.logits(f, clip) for f, clip in zip(frames, video)])  # (B, C)
+    return logits.float().softmax(1).cpu().numpy()
+
+
 def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str, float | None], hop: float = 0.5,
-                batch_size: int = 16, on_frame: Callable[[int, int], None] | None = None) -> Timeline:
+                batch_size: int = 16, on_frame: Callable[[int, int], None] | None = None,
+                reuse_features: bool = True) -> Timeline:
     """Every window of ``path``, every ``hop`` seconds, scored by every stream of ``predictor``.
 
     ``spans``: window length in seconds per input key (``"video"``, ``"keypoints"``), None for the run's own
     sampling record (``stream_window``). ``on_frame(done, total)``
-    reports decoded frames. ``VideoReadError`` when the video cannot be read.
+    reports decoded frames. ``reuse_features=False`` scores a frame-wise stream by the clip path (for the bench's
+    before/after and the tests). ``VideoReadError`` when the video cannot be read.
     """
     path = Path(path)
     if hop <= 0:
@@ -168,8 +195,11 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
     centres = (np.arange(max(1, math.ceil(duration / hop))) + 0.5) * hop  # (N,)
     centres = np.minimum(centres, duration)
     windows = {key: stream_window(spec, fps, spans.get(key)) for key, spec in predictor.specs.items()}
-    indices = {key: window_indices(centres, length=length, offsets=offsets, fps=fps, num_frames=info.num_frames)
+    indices = {key: window_indices(centres, length=length, offsets=offsets, fps=fps, num_frames=info.num_frames,
+                                   grid=_grid(predictor, key, length))
                for key, (length, offsets) in windows.items()}
+    caches = {role: FrameFeatureCache(m) for role, m in predictor.models.items()
+              if reuse_features and is_frame_wise(m)}  # fresh per video: bounded to the latest window
     probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
     detected, source = None, None
     if "keypoints" in indices:
@@ -184,6 +214,8 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
         batch = {} if video is None else {"video": video}
         if "keypoints" in indices:
             batch["keypoints"] = kp_t[first:stop]
+        for role, cache in caches.items():
+            probs[role].append(_cached_probs(cache, indices["video"][first:stop], batch, predictor.device))
         for role, p in predictor.stream_probs(batch).items():
             probs[role].append(p)
     if progress is not None and "video" not in indices:
