@@ -27,7 +27,7 @@ from twostream.errors import CheckpointError
 from twostream.fusion.features import FrameFeatureCache, is_frame_wise
 from twostream.fusion.late import mode_from_dict
 from twostream.pose.backends import PoseConfig
-from twostream.pose.cache import select_persons
+from twostream.pose.cache import PoseCache, select_persons
 from twostream.streams.base import InputSpec, Stream
 from twostream.streams.checkpoint import atomic_path, load_model, write_text
 from twostream.streams.inference import open_run
@@ -155,20 +155,39 @@ class RunPredictor:
     def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
         from a fresh cache, else pose + tracking (``pose``) on those frames now."""
-        from twostream.datasets.transforms import frames_to_tensor
-        from twostream.datasets.video import probe, read_clip
+        from twostream.datasets.video import probe
 
         num_frames = probe(path).num_frames
-        video = keypoints = None
-        if "video" in self.specs:
-            spec = self.specs["video"]
-            clip = read_clip(path, spec.sampling.indices(num_frames, spec.clip_len))
-            video = frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)  # (T, 3, S, S)
+        keypoints = None
         if "keypoints" in self.specs:
             spec = self.specs["keypoints"]
             indices = spec.sampling.indices(num_frames, spec.clip_len)
             keypoints = _keypoints_of(path, indices, pose)  # (T, M, V, 4)
-        return self.predict_window(video, keypoints)
+        return self.predict_window(self._video_clip(path, num_frames), keypoints)
+
+    def predict_video_persons(self, path: str | Path, cache: PoseCache) -> list[Prediction]:
+        """The whole video, one answer per person slot of ``cache`` (its tracked keypoints), as
+        ``predict_persons``; a run without a keypoint stream gives its one scene answer."""
+        from twostream.datasets.video import probe
+        from twostream.pose.cache import keypoints_at
+
+        num_frames = probe(path).num_frames
+        video = self._video_clip(path, num_frames)
+        if "keypoints" not in self.specs:
+            return [self.predict_window(video)]
+        spec = self.specs["keypoints"]
+        return self.predict_persons(video, keypoints_at(cache, spec.sampling.indices(num_frames, spec.clip_len)))
+
+    def _video_clip(self, path: str | Path, num_frames: int) -> torch.Tensor | None:
+        """(T, 3, S, S): the RGB stream's evaluation clip of the video; None when the run has no RGB stream."""
+        from twostream.datasets.transforms import frames_to_tensor
+        from twostream.datasets.video import read_clip
+
+        if "video" not in self.specs:
+            return None
+        spec = self.specs["video"]
+        clip = read_clip(path, spec.sampling.indices(num_frames, spec.clip_len))
+        return frames_to_tensor(clip.frames, spec.size, spec.mean, spec.std)
 
 
 def _keypoints_of(path: str | Path, indices: np.ndarray, pose: PoseConfig) -> np.ndarray:

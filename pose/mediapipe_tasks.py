@@ -112,7 +112,7 @@ class MediaPipeTasksEstimator:
         self.config = config
         self._last_ms = -1
         self._frame = 0
-        self._search_until = 0  # the M-person landmarker runs on every frame before this one
+        self._search_until = config.search_every  # the M-person landmarker runs on every frame before this one
         self._quiet: set[int] = set()  # landmarkers that found nobody yet: the landmark model logs when first used
         with quiet_native_stderr():
             self._landmarkers = {n: _create_landmarker(bundle, config, n) for n in {1, config.persons}}
@@ -123,8 +123,9 @@ class MediaPipeTasksEstimator:
 
         Tasks' landmarker runs its person detector on every frame in which it follows fewer than ``num_poses``
         people, so on a one-person video ``num_poses=2`` costs a detection per frame (about 1.7x the time).
-        Instead a one-person landmarker follows the video, and the M-person one looks for more people every
-        ``search_every`` frames; once it finds M it takes every frame, and keeps them ``HOLD_SEARCHES *
+        Instead the M-person landmarker takes the first ``search_every`` frames (people overlapping in the first
+        frame are told apart within a few), then a one-person landmarker follows the video and the M-person one
+        looks for more people every ``search_every`` frames; once it finds M it takes every frame, and keeps them ``HOLD_SEARCHES *
         search_every`` frames after it last saw M (an overlap or occlusion does not send it back to searching).
         """
         persons = self.config.persons
