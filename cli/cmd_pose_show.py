@@ -10,9 +10,9 @@ from pathlib import Path
 from twostream.cli.pose_args import add_pose_arguments, pose_config
 from twostream.cli.console import console
 from twostream.paths import check_output_file
-from twostream.pose.cache import cache_path_for, load_fresh, save_cache
+from twostream.pose.cache import cache_path_for
 from twostream.pose.draw import iter_annotated, write_annotated
-from twostream.pose.extract import extract_video
+from twostream.pose.extract import cached_or_extracted
 
 HELP = "draw the MediaPipe skeleton on a video (cached or extracted now) and write <stem>.pose.mp4"
 
@@ -55,11 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None or not _has_display():
         check_output_file(output, inputs=[video, cache_path_for(video)], overwrite=args.overwrite, flag="--output")
     pose = pose_config(args)
-    cache = load_fresh(video, model=pose.model, persons=pose.persons)
-    if cache is None:
-        with console.status(f"extracting keypoints from {video.name} …"):
-            cache = extract_video(video, pose=pose)
-            save_cache(cache, cache_path_for(video))
+    with console.status(f"keypoints of {video.name} (cached, or extracted now) …"):
+        cache = cached_or_extracted(video, pose)
     counts, n = cache.person_counts, len(cache.frame_indices)  # (N,)
     tracks = len(set(cache.track_ids[cache.track_ids >= 0].tolist()))
     console.print(f"person found in {(counts >= 1).sum()}/{n} frames ({cache.detected_fraction:.0%}), "

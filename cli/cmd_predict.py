@@ -15,6 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file (keypoints: its .pose.npz cache, else MediaPipe now)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to list")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    parser.add_argument("--output", "-o", type=Path, default=None, metavar="VIDEO",
+                        help="also write the video with every tracked person's skeleton, id and label (their own "
+                             "keypoint answer fused with the scene's) in the person's colour")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     add_pose_arguments(parser)  # when the video has no fresh keypoint cache
 
 
@@ -32,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
         raise IsADirectoryError(f"{args.video} is a folder; predict takes one video file")
     if not args.video.is_file():
         raise FileNotFoundError(f"video {args.video} does not exist")
+    if args.output is not None:
+        from twostream.paths import check_output_file
+        from twostream.pose.cache import cache_path_for
+
+        check_output_file(args.output, inputs=[args.video, cache_path_for(args.video)], overwrite=args.overwrite,
+                          flag="--output")
     device = single_device(args.device)
     predictor = load_run(args.run_dir, device=device)
     prediction = predictor.predict_video(args.video, pose=pose_config(args))
@@ -49,4 +59,26 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"{role} stream top-1: {name} ({p:.3f})", highlight=False, markup=False)
     if prediction.pose_detected_fraction is not None:
         console.print(f"person found in {prediction.pose_detected_fraction:.0%} of the pose frames", highlight=False)
+    if args.output is not None:
+        _write_persons(predictor, args, console)
     return 0
+
+
+def _write_persons(predictor, args: argparse.Namespace, console) -> None:
+    """Per-person answers on the whole video's tracked keypoints, printed and drawn into ``--output``."""
+    from twostream.fusion.run import top_classes
+    from twostream.pose.draw import write_annotated
+    from twostream.pose.extract import cached_or_extracted
+
+    with console.status(f"keypoints of {args.video.name} (cached, or extracted now) …"):
+        cache = cached_or_extracted(args.video, pose_config(args))
+    tracked = (cache.track_ids >= 0).any(axis=0)  # (M,): slots someone held
+    labels = {}
+    for slot, person in enumerate(predictor.predict_video_persons(args.video, cache)):
+        if slot < len(tracked) and tracked[slot]:
+            (name, p), = top_classes(person.fused, predictor.classes, 1)
+            labels[slot] = f"{name} {p:.2f}"
+            console.print(f"person P{slot}: {name} ({p:.3f})", highlight=False, markup=False)
+    with console.status(f"writing {args.output} …"):
+        write_annotated(args.video, cache, args.output, labels=labels)
+    console.print(f"wrote {args.output}", highlight=False, markup=False)

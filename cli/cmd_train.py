@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "resnet50_lstm (224 px, ImageNet); r3d_18, r2plus1d_18, mc3_18 (112 px, any length); "
                              "Kinetics-400 at 224 px: mvit_v1_b, mvit_v2_s (exactly 16 frames), swin3d_t, "
                              "swin3d_s, swin3d_b (any length), s3d (7 frames or more); keypoints: pose_gru, "
-                             "pose_stgcn, pose_transformer (the clip length it was built for). Default clip length 16 "
-                             "(pose: 32)")
+                             "pose_stgcn, pose_stgcnpp (any length), pose_transformer (the clip length it was built "
+                             "for). Default clip length 16 (pose: 32)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default runs/<model>)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=8, help="clips per step (per process under torchrun)")

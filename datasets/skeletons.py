@@ -15,14 +15,15 @@ import torch
 from torch.utils.data import Dataset
 
 from twostream.datasets.persons import fit_persons
-from twostream.datasets.sampling import multi_clip_indices, uniform_indices
+from twostream.datasets.sampling import Sampling
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 """``augment(keypoints (T, M, V, 4), rng) -> (T, M, V, 4)``, e.g. ``datasets.skeleton_aug.default_augment``."""
 
 
 class SkeletonDataset(Dataset):
-    """Windows of ``clip_len`` frames sampled with ``uniform_indices`` from sequences (T_i, [M_i,] V, 4).
+    """Windows of ``clip_len`` frames picked by ``sampling`` (segment: spread over the whole sequence; dense: every
+    ``frame_interval`` frames, the real time scale) from sequences (T_i, [M_i,] V, 4).
 
     Yields ``{"keypoints": float32 (clip_len, persons, V, 4), "label": int, "video_index": int}``. Training
     mode draws a jittered window from a generator seeded by ``(seed, epoch, index)``; evaluation takes
@@ -31,7 +32,8 @@ class SkeletonDataset(Dataset):
     """
 
     def __init__(self, sequences: Sequence[np.ndarray], labels: Sequence[int], *, clip_len: int, train: bool,
-                 persons: int = 1, seed: int = 0, clips_per_video: int = 1) -> None:
+                 persons: int = 1, seed: int = 0, clips_per_video: int = 1,
+                 sampling: Sampling = Sampling()) -> None:
         if len(sequences) != len(labels):
             raise ValueError(f"got {len(sequences)} sequences but {len(labels)} labels")
         if clip_len < 1 or clips_per_video < 1 or persons < 1:
@@ -44,6 +46,7 @@ class SkeletonDataset(Dataset):
         self.sequences = [fit_persons(s, persons) for s in sequences]
         self.labels = [int(y) for y in labels]
         self.clip_len, self.train, self.seed, self.clips_per_video = clip_len, train, seed, clips_per_video
+        self.sampling = sampling
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -59,9 +62,9 @@ class SkeletonDataset(Dataset):
         sequence = self.sequences[video_index]  # (T_i, M, V, 4)
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            window = sequence[uniform_indices(len(sequence), self.clip_len, rng)]
+            window = sequence[self.sampling.indices(len(sequence), self.clip_len, rng)]
         else:
-            window = sequence[multi_clip_indices(len(sequence), self.clip_len, self.clips_per_video)[clip]]
+            window = sequence[self.sampling.clips(len(sequence), self.clip_len, self.clips_per_video)[clip]]
         keypoints = torch.from_numpy(np.ascontiguousarray(window, dtype=np.float32))  # (clip_len, M, V, 4)
         return {"keypoints": keypoints, "label": self.labels[video_index], "video_index": video_index}
 

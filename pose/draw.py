@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Mapping
 
 import cv2
 import numpy as np
@@ -61,12 +61,13 @@ def draw_skeleton(frame: np.ndarray, keypoints: np.ndarray, layout: JointLayout 
 
 
 def draw_persons(frame: np.ndarray, keypoints: np.ndarray, track_ids: np.ndarray, layout: JointLayout | str, *,
-                 threshold: float = 0.5, inplace: bool = False) -> np.ndarray:
+                 threshold: float = 0.5, inplace: bool = False, labels: Mapping[int, str] | None = None) -> np.ndarray:
     """Draw every person of ``(M, V, 4)`` keypoints on a BGR ``frame``, slot s in ``PERSON_COLOURS[s]``.
 
-    Each drawn person is labelled ``P<slot> #<track id>`` above their highest visible joint; empty slots
-    (``track_ids`` -1) are skipped.
+    Each drawn person is labelled ``P<slot> #<track id>`` (then ``labels[slot]``, e.g. the predicted action,
+    when given) above their highest visible joint; empty slots (``track_ids`` -1) are skipped.
     """
+    labels = labels or {}
     out = frame if inplace else frame.copy()
     height, width = out.shape[:2]
     scale = max(0.35, min(height, width) / 600)
@@ -78,13 +79,16 @@ def draw_persons(frame: np.ndarray, keypoints: np.ndarray, track_ids: np.ndarray
         seen = person[person[:, 3] >= threshold] if (person[:, 3] >= threshold).any() else person
         x, y = int(seen[:, 0].min() * width), int(seen[:, 1].min() * height)
         origin = (max(0, x), max(int(14 * scale), y - 4))
-        cv2.putText(out, f"P{slot} #{int(track)}", origin, cv2.FONT_HERSHEY_SIMPLEX, scale, bgr,
+        text = " ".join(filter(None, (f"P{slot} #{int(track)}", labels.get(slot, ""))))
+        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, bgr,
                     max(1, round(scale * 2)), cv2.LINE_AA)
     return out
 
 
-def iter_annotated(video: str | os.PathLike, cache: PoseCache, *, threshold: float = 0.5) -> Iterator[np.ndarray]:
-    """Frames of ``video`` as BGR uint8 with the cached skeleton drawn (the nearest processed frame's)."""
+def iter_annotated(video: str | os.PathLike, cache: PoseCache, *, threshold: float = 0.5,
+                   labels: Mapping[int, str] | None = None) -> Iterator[np.ndarray]:
+    """Frames of ``video`` as BGR uint8 with the cached skeletons drawn (the nearest processed frame's), each
+    slot's ``labels`` entry beside it."""
     layout = get_layout(cache.layout)
     for index, frame in enumerate(iter_frames(video)):
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
@@ -92,18 +96,20 @@ def iter_annotated(video: str | os.PathLike, cache: PoseCache, *, threshold: flo
             yield bgr
             continue
         row = int(nearest_rows(cache, [index])[0])
-        yield draw_persons(bgr, cache.keypoints[row], cache.track_ids[row], layout, threshold=threshold, inplace=True)
+        yield draw_persons(bgr, cache.keypoints[row], cache.track_ids[row], layout, threshold=threshold, inplace=True,
+                           labels=labels)
 
 
 def write_annotated(video: str | os.PathLike, cache: PoseCache, output: str | os.PathLike, *,
-                    threshold: float = 0.5) -> Path:
-    """Write ``video`` with its skeleton drawn to ``output`` (mp4v; written to a temp file, then renamed)."""
+                    threshold: float = 0.5, labels: Mapping[int, str] | None = None) -> Path:
+    """Write ``video`` with its skeletons (and each slot's ``labels`` entry) drawn to ``output`` (mp4v; written
+    to a temp file, then renamed)."""
     output = Path(output)
     tmp = temp_path_for(output).with_suffix(".tmp" + (output.suffix or ".mp4"))
     fps = cache.fps if cache.fps > 0 else 25.0
     writer = None
     try:
-        for frame in iter_annotated(video, cache, threshold=threshold):
+        for frame in iter_annotated(video, cache, threshold=threshold, labels=labels):
             if writer is None:
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))

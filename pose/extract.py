@@ -155,6 +155,16 @@ def extract_video(video: str | os.PathLike, *, every: int = 1, pose: PoseConfig 
                          video_mtime_ns=mtime_ns, video_digest=digest)
 
 
+def cached_or_extracted(video: str | os.PathLike, pose: PoseConfig = PoseConfig()) -> PoseCache:
+    """``video``'s keypoint cache when it is fresh and made with ``pose``'s model and persons; else extracted now
+    and saved beside the video (atomically), as ``extract`` would."""
+    cache = load_fresh(video, model=pose.model, persons=pose.persons)
+    if cache is None:
+        cache = extract_video(video, pose=pose)
+        save_cache(cache, cache_path_for(video))
+    return cache
+
+
 def tracked_cache(indices: list[int], tracked: list[Tracked], pose: PoseConfig, layout: str,
                   **stamp) -> PoseCache:
     """A ``PoseCache`` from tracked frames, slots reordered so that slot 0 is the main actor (``rank_slots``).

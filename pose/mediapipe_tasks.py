@@ -29,6 +29,9 @@ from twostream.pose.bundle import resolve_model
 
 LAYOUT = "mediapipe33"
 NUM_LANDMARKS = 33
+HOLD_SEARCHES = 16
+"""After the M-person landmarker last saw M people it keeps every frame for this many search periods: a second
+person it loses (overlap, occlusion) is searched for on every frame while they are likely still there."""
 
 
 _CHATTER = re.compile(
@@ -109,7 +112,7 @@ class MediaPipeTasksEstimator:
         self.config = config
         self._last_ms = -1
         self._frame = 0
-        self._search_until = 0  # the M-person landmarker runs on every frame before this one
+        self._search_until = config.search_every  # the M-person landmarker runs on every frame before this one
         self._quiet: set[int] = set()  # landmarkers that found nobody yet: the landmark model logs when first used
         with quiet_native_stderr():
             self._landmarkers = {n: _create_landmarker(bundle, config, n) for n in {1, config.persons}}
@@ -120,9 +123,10 @@ class MediaPipeTasksEstimator:
 
         Tasks' landmarker runs its person detector on every frame in which it follows fewer than ``num_poses``
         people, so on a one-person video ``num_poses=2`` costs a detection per frame (about 1.7x the time).
-        Instead a one-person landmarker follows the video, and the M-person one looks for more people every
-        ``search_every`` frames; once it finds M it takes every frame, and keeps them ``search_every`` frames
-        after it last saw M (a short occlusion does not send it back to searching).
+        Instead the M-person landmarker takes the first ``search_every`` frames (people overlapping in the first
+        frame are told apart within a few), then a one-person landmarker follows the video and the M-person one
+        looks for more people every ``search_every`` frames; once it finds M it takes every frame, and keeps them ``HOLD_SEARCHES *
+        search_every`` frames after it last saw M (an overlap or occlusion does not send it back to searching).
         """
         persons = self.config.persons
         if persons == 1 or self._frame < self._search_until or self._frame % self.config.search_every == 0:
@@ -147,7 +151,7 @@ class MediaPipeTasksEstimator:
         else:
             result = landmarker.detect_for_video(image, self._last_ms)
         if num_poses > 1 and len(result.pose_landmarks) >= num_poses:
-            self._search_until = self._frame + 1 + self.config.search_every
+            self._search_until = self._frame + 1 + HOLD_SEARCHES * self.config.search_every
         self._frame += 1
         if not result.pose_landmarks:
             return empty_persons(NUM_LANDMARKS)

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from torch.utils.data import Dataset
-
+from twostream.datasets.bundle import DatasetBundle
 from twostream.datasets.sampling import Sampling
 from twostream.streams.base import InputSpec
+from twostream.streams.keypoint_data import build_keypoint_datasets
 
-
-class DatasetBundle(NamedTuple):
-    """Train / validation / test datasets over one class list; ``val`` may be None or empty."""
-
-    classes: tuple[str, ...]
-    train: Dataset
-    val: Dataset | None
-    test: Dataset | None
-    dropped: tuple[str, ...] = ()
-    """Videos left out because they could not be read (relative paths), to be reported to the user."""
-    meta: dict[str, Any] | None = None
-    """Where the data came from (``root``, ``split``, …, and the exact ``videos`` lists of a folder dataset),
-    recorded in the run's ``config.json``."""
-    unlisted: tuple[str, ...] = ()
-    """With frozen ``videos`` lists: videos under the root that no list names (added since), left out."""
-    sampling: Sampling | None = None
-    """``spec.sampling`` measured on the training videos (their fps and, for segment, spans in seconds): the
-    run's time scale, for ``InputSpec.sampling``. ``None`` when the data has no frame rate (skeleton pickles)."""
+__all__ = ["DatasetBundle", "build_datasets"]
 
 
 def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_dir: str | Path | None = None,
@@ -48,11 +29,6 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     (``datasets.splits.fold_split``).
     """
     if spec.key == "keypoints":
-        from twostream.streams.keypoint_data import build_keypoint_datasets
-
-        if spec.sampling.mode != "segment" and not Path(root).is_dir():
-            raise ValueError(f"{spec.sampling.mode} sampling needs a video folder with keypoint caches; skeleton "
-                             f"pickles ({root}) are sampled by segment: drop --sampling")
         bundle = build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
                                          test_split=test_split, val_fraction=val_fraction, seed=seed,
                                          clips_per_video=clips_per_video, flip=flip, videos=videos,

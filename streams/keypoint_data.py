@@ -25,6 +25,7 @@ from twostream.pose.cache_check import screen_split
 from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
 from twostream.streams.base import InputSpec
 from twostream.datasets.skeleton_aug import default_augment
+from twostream.datasets.bundle import DatasetBundle
 from twostream.datasets.skeletons import AugmentedKeypoints, SkeletonDataset
 
 
@@ -126,7 +127,6 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
                  on_bad_cache: str = "fail", fold: tuple[int, int] | None = None):
     from twostream.datasets.clips import ClipDataset
     from twostream.datasets.splits import load_split, with_fold
-    from twostream.streams.data import DatasetBundle
 
     s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
                              videos=videos), fold, seed)
@@ -156,7 +156,6 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
                  val_fraction: float, seed: int, clips_per_video: int, flip: bool, fold: tuple[int, int] | None):
     from twostream.datasets.splits import fold_split, group_split
-    from twostream.streams.data import DatasetBundle
 
     skeletons = _skeletons(path)
     if spec.layout != skeletons.layout:
@@ -183,7 +182,7 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
             return None
         data = SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
                                clip_len=spec.clip_len, train=train, seed=seed, persons=persons,
-                               clips_per_video=1 if train else clips_per_video)
+                               clips_per_video=1 if train else clips_per_video, sampling=spec.sampling)
         return AugmentedKeypoints(data, default_augment(layout.flip, mirror=flip) if train else None,
                                   persons=persons, seed=seed)
 

@@ -24,7 +24,7 @@ def _load_builtin() -> None:
     import importlib.util
 
     for module in ("twostream.streams.rgb", "twostream.streams.video_transformers", "twostream.streams.keypoint",
-                   "twostream.streams.pose_transformer"):
+                   "twostream.streams.keypoint_stgcnpp", "twostream.streams.pose_transformer"):
         if importlib.util.find_spec(module) is not None:  # a partial checkout may lack one
             importlib.import_module(module)
 

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from twostream.datasets.clips import ClipDataset, find_unreadable
 from twostream.datasets.folder import make_item
-from twostream.datasets.sampling import multi_clip_indices, uniform_indices
+from twostream.datasets.sampling import Sampling, multi_clip_indices, uniform_indices
 from twostream.datasets.skeletons import AugmentedKeypoints, SkeletonDataset
 from twostream.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 from twostream.errors import VideoReadError
@@ -155,6 +155,16 @@ def test_skeleton_dataset_windows():
                                lambda k, r: k * 0 + r.random(), persons=1, seed=1)
     a, b = train[1]["keypoints"], train[1]["keypoints"]
     assert torch.equal(a, b) and (a == a.flatten()[0]).all()  # seeded per item; augment ran with its generator
+
+
+def test_skeleton_dataset_dense_sampling_keeps_the_real_time_scale():
+    seqs = [np.arange(t * 17 * 4, dtype=np.float32).reshape(t, 17, 4) for t in (40, 100)]
+    ds = SkeletonDataset(seqs, [0, 1], clip_len=8, train=False, sampling=Sampling("dense", 2))
+    for i, t in enumerate((40, 100)):  # the same 2-frame step whatever the sequence's length (segment stretches)
+        picked = ds[i]["keypoints"].numpy()[:, 0, 0, 0] / (17 * 4)
+        assert np.all(np.diff(picked) == 2) and picked[0] == (t - 15 + 1) // 2
+    train = SkeletonDataset(seqs, [0, 1], clip_len=8, train=True, sampling=Sampling("dense", 3), seed=4)
+    assert np.all(np.diff(train[1]["keypoints"].numpy()[:, 0, 0, 0]) == 3 * 17 * 4)
 
 
 def test_skeleton_dataset_rejects_bad_shapes():

@@ -194,3 +194,35 @@ def test_cli_evaluate_predict_compare_a_fused_run(tmp_path, dataset, runs, capsy
     assert fused_cost["cpu_ms"] == ""  # --repeats 0: not timed
     out = "".join(capsys.readouterr().out.split())  # rich wraps long paths
     assert "notrainingcurves" in out and str(fused).replace(" ", "") in out
+
+
+def test_predict_output_draws_and_labels_every_tracked_person(tmp_path, make_video, capsys):
+    from twostream.datasets.video import read_frames
+    from twostream.pose.cache import video_digest
+    from twostream.pose.draw import PERSON_COLOURS
+
+    video = make_video(tmp_path / "two.avi", num_frames=FRAMES, size=(256, 144))
+    keypoints = np.zeros((FRAMES, 2, 33, 4), np.float32)
+    keypoints[..., 1], keypoints[..., 3] = np.linspace(0.3, 0.9, 33), 1.0
+    keypoints[:, 0, :, 0], keypoints[:, 1, :, 0] = 0.1, 0.6  # slot 0 a line on the left, slot 1 on the right
+    size, mtime = video_stamp(video)
+    save_cache(PoseCache(keypoints=keypoints, world=keypoints.copy(), scores=np.ones((FRAMES, 2), np.float32),
+                         track_ids=np.tile([0, 1], (FRAMES, 1)), frame_indices=np.arange(FRAMES), fps=25.0,
+                         num_frames=FRAMES, width=256, height=144, every=1, backend="mediapipe", model="full",
+                         mediapipe_version="test", video_size=size, video_mtime_ns=mtime,
+                         video_digest=video_digest(video)), cache_path_for(video))
+    run = make_run(tmp_path / "pose", "pose_gru", tmp_path, clip_len=4, layout="mediapipe33", hidden=8)
+    out = tmp_path / "annotated.mp4"
+    assert main(["predict", str(run), str(video), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "person P0:" in printed and "person P1:" in printed
+    frames = read_frames(out, np.arange(FRAMES))  # (N, H, W, 3) RGB: every frame written
+    import cv2
+
+    id_width = cv2.getTextSize("P0 #0 ", cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)[0][0]  # the id tag alone
+    for slot, (x0, x1) in enumerate(((26, 128), (154, 256))):  # each label in its person's colour, above them
+        colour = np.array(PERSON_COLOURS[slot][::-1])  # BGR -> RGB
+        near = np.abs(frames[:, :40, x0 + id_width:x1].astype(int) - colour).sum(-1) < 150  # thin text, mp4v
+        assert near.sum() > 5 * FRAMES, f"no action label of slot {slot} after its id tag"
+    assert main(["predict", str(run), str(video), "--output", str(out)]) == 2  # no silent overwrite
+    assert "--overwrite" in capsys.readouterr().err

@@ -63,6 +63,23 @@ def test_folder_source_uses_uniform_indices_from_the_cache(tmp_path, make_video)
     assert bundle.meta["source"] == "folder"
 
 
+def test_cli_folds_5_on_a_video_folder(tmp_path, make_video, capsys):
+    import json
+
+    from twostream.cli.main import main
+
+    root = make_ucf_folder(tmp_path / "data", make_video, groups=6, frames=8)  # 5 training groups per class
+    out = tmp_path / "cv"
+    assert main(["train", str(root), "--model", "pose_gru", "--folds", "5", "--epochs", "1", "--batch-size", "4",
+                 "--workers", "0", "--clip-len", "4", "--out", str(out)]) == 0
+    record = json.loads((out / "folds.json").read_text())
+    assert len(record["accuracy"]) == 5 and all(0 <= a <= 1 for a in record["accuracy"])
+    held = [json.loads((out / f"fold{k}" / "config.json").read_text())["data"]["videos"]["val"] for k in range(1, 6)]
+    groups = [{Path(v).name.split("_")[2] for v in fold} for fold in held]
+    assert all(len(g) == 1 for g in groups) and len(set().union(*groups)) == 5  # each group held out once
+    assert "5-fold cross-validation: accuracy" in capsys.readouterr().out
+
+
 def test_folder_source_to_coco17(tmp_path, make_video):
     root = make_ucf_folder(tmp_path / "data", make_video)
     bundle = build_keypoint_datasets(root, spec=InputSpec(key="keypoints", clip_len=4, layout="coco17"))
@@ -119,6 +136,28 @@ def test_pickle_source_with_named_splits(tmp_path):
     with pytest.raises(ValueError, match="--layout coco17"):
         build_keypoint_datasets(path, spec=InputSpec(key="keypoints", clip_len=6, layout="mediapipe33"),
                                 train_split="train1", test_split="test1")
+
+
+def test_pickle_source_honours_dense_sampling(tmp_path):
+    from twostream.datasets.sampling import Sampling
+    from twostream.streams.data import build_datasets
+
+    path = write_pickle(tmp_path / "skeletons.pkl")
+    spec = InputSpec(key="keypoints", clip_len=4, layout="coco17", sampling=Sampling("dense", 3))
+    bundle = build_datasets(path, spec, train_split="train1", test_split="test1")
+    first = bundle.test[0]["keypoints"][:, 0]  # (4, 17, 4): frames 1, 4, 7, 10 of the 12 (centred)
+    raw = pickle.loads(path.read_bytes())["annotations"][0]
+    np.testing.assert_allclose(first[:, :, 0].numpy() * 320, raw["keypoint"][0, [1, 4, 7, 10], :, 0], rtol=1e-5)
+
+
+def test_keypoint_data_does_not_import_streams_data():
+    """The data path has one direction: ``streams.data`` uses ``keypoint_data``, never the reverse."""
+    import subprocess
+    import sys
+
+    code = ("import sys, twostream.streams.keypoint_data; assert 'twostream.streams.data' not in sys.modules; "
+            "import twostream.streams.data")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("name", ["pose_gru", "pose_stgcn"])

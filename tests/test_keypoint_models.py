@@ -9,11 +9,12 @@ import torch
 from twostream.pose.skeleton import get_layout, normalise
 from twostream.streams.keypoint import normalised_adjacency
 from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures
+from twostream.streams.keypoint_stgcnpp import MultiScaleTCN, spatial_partition
 from twostream.streams.registry import available, build
 
-MODELS = ("pose_gru", "pose_stgcn", "pose_transformer")
+MODELS = ("pose_gru", "pose_stgcn", "pose_stgcnpp", "pose_transformer")
 LAYOUTS = ("mediapipe33", "coco17")
-SMALL = {"pose_gru": {"hidden": 16}, "pose_stgcn": {"channels": (8, 16)},
+SMALL = {"pose_gru": {"hidden": 16}, "pose_stgcn": {"channels": (8, 16)}, "pose_stgcnpp": {"channels": (12, 12, 24)},
          "pose_transformer": {"dim": 16, "heads": 2, "depth": 1}}
 
 
@@ -109,6 +110,25 @@ def test_adjacency_is_symmetric_and_normalised():
     torch.testing.assert_close(a, a.T)
     assert a.shape == (17, 17) and (a.diagonal() > 0).all()
     assert torch.linalg.eigvalsh(a).max() <= 1.0 + 1e-5  # spectrum of D^-1/2 (A+I) D^-1/2 lies in (-1, 1]
+
+
+def test_spatial_partition_is_identity_inward_outward():
+    layout = get_layout("coco17")
+    a = spatial_partition(layout)
+    assert a.shape == (3, 17, 17)
+    torch.testing.assert_close(a[0], torch.eye(17))
+    assert (a[1] > 0).sum() == (a[2] > 0).sum() >= len(layout.edges)  # every bone in one direction at least
+    for k in (1, 2):  # PYSKL's normalize_digraph: every linked column sums to 1
+        sums = a[k].sum(0)
+        assert torch.allclose(sums[sums > 0], torch.ones(int((sums > 0).sum())))
+    left_knee, left_ankle = 13, 15  # COCO-17: the ankle is farther from the hips, so ankle -> knee is inward
+    assert a[1][left_knee, left_ankle] > 0 and a[1][left_ankle, left_knee] == 0
+
+
+def test_multi_scale_tcn_keeps_width_and_strides_time():
+    tcn = MultiScaleTCN(20, stride=2)
+    assert [m for m in tcn.branches[0] if isinstance(m, torch.nn.Conv2d)][0].out_channels == 5  # 20 - 5 * 3
+    assert tcn(torch.rand(2, 20, 9, 17)).shape == (2, 20, 5, 17)
 
 
 def test_wrong_joint_count_is_a_clear_error():

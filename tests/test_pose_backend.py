@@ -91,14 +91,19 @@ def _schedule(monkeypatch, persons_in_view, frames: int, search_every: int = 8) 
 
 def test_two_person_search_runs_only_every_few_frames_while_one_person_is_in_view(monkeypatch):
     calls = _schedule(monkeypatch, lambda frame: 1, 20)
-    assert [frame for frame, n in calls if n == 2] == [0, 8, 16]  # the detector-per-frame landmarker
-    assert [n for frame, n in calls if frame % 8] == [1] * 17  # the one-person landmarker follows
+    two = [frame for frame, n in calls if n == 2]  # the detector-per-frame landmarker
+    assert two == [0, 1, 2, 3, 4, 5, 6, 7, 8, 16]  # the first search period, then every 8th frame
+    assert [n for frame, n in calls if frame > 8 and frame % 8] == [1] * 10  # the one-person landmarker follows
 
 
-def test_a_second_person_is_followed_every_frame_once_found_and_held_through_a_short_loss(monkeypatch):
-    both = set(range(10, 30)) - {20, 21}  # the second person enters at 10, is hidden at 20-21, leaves at 30
-    calls = _schedule(monkeypatch, lambda frame: 2 if frame in both else 1, 50)
+def test_a_second_person_is_followed_every_frame_once_found_and_held_through_a_loss(monkeypatch):
+    from twostream.pose.mediapipe_tasks import HOLD_SEARCHES
+
+    both = set(range(11, 30)) - {20, 21}  # the second person enters at 11, is hidden at 20-21, leaves at 30
+    calls = _schedule(monkeypatch, lambda frame: 2 if frame in both else 1, 100, search_every=4)
     two = [frame for frame, n in calls if n == 2]
-    assert two[:2] == [0, 8] and 16 in two  # found at the first search after entering: 6 frames late
-    assert set(range(16, 38)) <= set(two)  # every frame from then, through the gap, until 8 after the last seen
-    assert 38 not in two and 40 in two and 41 not in two  # back to searching every 8th frame
+    assert two[:7] == [0, 1, 2, 3, 4, 8, 12]  # found at the first search after entering: 1 frame late
+    release = 30 + HOLD_SEARCHES * 4  # held HOLD_SEARCHES search periods after the last frame with both
+    assert set(range(12, release)) <= set(two)  # every frame from then on, through the gap
+    after = [frame for frame, n in calls if n == 2 and frame >= release]
+    assert after and all(frame % 4 == 0 for frame in after)  # then back to searching every 4th frame
