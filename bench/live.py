@@ -39,7 +39,6 @@ from rich.console import Console
 from rich.table import Table
 
 from twostream.datasets.sampling import SPAN_QUANTILES, Sampling
-from twostream.fusion.features import is_frame_wise
 from twostream.fusion.live import LiveConfig, LiveEngine
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.sinks import AnnotatedWriter
@@ -116,7 +115,7 @@ def main() -> None:
         predictor = load_run(_write_run(Path(tmp), args.rgb_model, args.clip_len, args.size, args.pose_len,
                                         args.span_s))
         if args.stride is None:
-            args.stride = 5 if is_frame_wise(predictor.models["rgb"]) else 8
+            args.stride = 5 if predictor.backends["rgb"].frame_wise else 8
         sampler = _MemorySampler()
         with FrameSource(args.clip, loop=True, realtime=True) as source:
             config = LiveConfig(stride=args.stride, smooth=args.smooth,

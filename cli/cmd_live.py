@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    predictor = live.open_predictor(args.run_dir, device=args.device)
+    from twostream.fusion.run import load_run
+
+    predictor = load_run(args.run_dir, device=args.device, threads=args.threads)
     with ExitStack() as stack:
         source = stack.enter_context(FrameSource(args.source, loop=args.loop,
                                                  realtime=_realtime(args)))

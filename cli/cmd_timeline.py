@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_run(args.run_dir, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     spans = resolve_spans(args.run_dir, predictor, cfg.window)
     gt = open_ground_truth(args.gt) if args.gt is not None else None
-    console.print(f"{args.run_dir}: streams {', '.join(predictor.models)}, window "
+    console.print(f"{args.run_dir}: streams {', '.join(predictor.backends)}, window "
                   + ", ".join(f"{key} {'its sampling record' if spans[key] is None else f'{spans[key]:.2f} s'}"
                               f" × {spec.clip_len} frames" for key, spec in predictor.specs.items())
                   + f", hop {cfg.hop:g} s", highlight=False)

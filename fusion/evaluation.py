@@ -15,10 +15,11 @@ from torch.utils.data import DataLoader
 
 from twostream.errors import CheckpointError
 from twostream.fusion.late import MODES, build_mode, mode_from_dict
-from twostream.fusion.run import STREAM_FILES, RunPredictor, detected_fraction, load_run, read_fusion, write_fused_run
+from twostream.fusion.run import (STREAM_FILES, RunPredictor, detected_fraction, load_run, read_fusion, stream_role,
+                                  write_fused_run)
 from twostream.pose.cache_check import screen_split
-from twostream.streams.checkpoint import check_same_classes, class_difference, read_checkpoint
-from twostream.streams.inference import Evaluation, checkpoint_of
+from twostream.streams.checkpoint import check_same_classes, class_difference
+from twostream.streams.inference import Evaluation, checkpoint_of, open_run
 from twostream.streams.keypoint_data import CacheKeypoints
 
 Progress = Callable[[int, int], None]
@@ -76,18 +77,20 @@ def _data_record(run: Path) -> dict[str, Any]:
     return {}
 
 
-def _streams(rgb_run: Path, pose_run: Path, device: str) -> RunPredictor:
-    rgb, pose = load_run(rgb_run, device), load_run(pose_run, device)
-    for run, predictor, role in ((rgb_run, rgb, "rgb"), (pose_run, pose, "pose")):
-        if role not in predictor.models or predictor.fusion is not None:
-            found = ", ".join(predictor.models)
-            raise CheckpointError(f"{run} is not a single {role} stream run (it holds: {found}); pass the RGB run "
-                                  "first and the pose run second")
-    if rgb.classes != pose.classes:
+def _streams(rgb_run: Path, pose_run: Path, device: str) -> tuple[RunPredictor, dict[str, str]]:
+    """The two single-stream runs as one unfused predictor, and each role's architecture (each checkpoint read
+    once)."""
+    runs = {"rgb": open_run(rgb_run, device=device), "pose": open_run(pose_run, device=device)}
+    for (role, run), path in zip(runs.items(), (rgb_run, pose_run)):
+        if stream_role(run.model) != role:
+            raise CheckpointError(f"{path} is not a single {role} stream run (it holds: {stream_role(run.model)}); "
+                                  "pass the RGB run first and the pose run second")
+    if runs["rgb"].classes != runs["pose"].classes:
         raise CheckpointError(f"the streams were trained on different class lists ({rgb_run} = the run, {pose_run} "
-                              f"= the data: {class_difference(rgb.classes, pose.classes)}); train both on the same "
-                              "dataset")
-    return RunPredictor({"rgb": rgb.models["rgb"], "pose": pose.models["pose"]}, rgb.classes, None, device)
+                              f"= the data: {class_difference(runs['rgb'].classes, runs['pose'].classes)}); train "
+                              "both on the same dataset")
+    predictor = RunPredictor({role: run.model for role, run in runs.items()}, runs["rgb"].classes, None, device)
+    return predictor, {role: run.arch for role, run in runs.items()}
 
 
 def _fit_all(scores: SplitScores, weight: float | None) -> tuple[dict[str, Any], dict[str, float]]:
@@ -117,7 +120,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     from twostream.datasets.splits import dataset_classes, load_split
 
     rgb_run, pose_run = Path(rgb_run), Path(pose_run)
-    predictor = _streams(rgb_run, pose_run, device)
+    predictor, archs = _streams(rgb_run, pose_run, device)
     data = _data_record(rgb_run)
     root = root or data.get("root")
     if root is None or not Path(root).is_dir():
@@ -134,7 +137,7 @@ def fuse_runs(rgb_run: str | Path, pose_run: str | Path, out: str | Path, *, mod
     record = {"mode": mode, "params": params, "classes": list(predictor.classes), "root": str(Path(root).resolve()),
               "split": {**settings, "split_dir": str(settings["split_dir"]) if settings["split_dir"] else None,
                         "fit_on": "val", "num_videos": int(len(scores.labels)), "videos": s.record()},
-              "streams": {role: {"run": str(run), "arch": read_checkpoint(checkpoint_of(run))["arch"],
+              "streams": {role: {"run": str(run), "arch": archs[role],
                                  "file": STREAM_FILES[role]} for role, run in (("rgb", rgb_run), ("pose", pose_run))},
               "validation": {"accuracy": validation,
                              **{role: float((p.argmax(1) == scores.labels).mean()) for role, p in scores.probs.items()}}}

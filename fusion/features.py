@@ -5,50 +5,57 @@ A frame's features depend on the frame alone, or (with ``frame_context == 1``, t
 and the clip's previous pick; the clip's first frame sees no previous one. Features are therefore cached by
 ``(frame index, previous frame index or None)``: a window sliding along the run's sampling grid reuses all its
 frames but the new ones (and, with context, its first). 3D CNNs keep the clip path (nothing to reuse per frame).
+The cache drives a ``fusion.backends`` backend, so a torch module and an ONNX export's split stream alike.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
+from twostream.fusion.backends import StreamBackend, TorchBackend, is_frame_wise
 
-def is_frame_wise(model: torch.nn.Module) -> bool:
-    """Whether ``model`` splits into per-frame ``frame_features`` and a ``forward_temporal`` head."""
-    return callable(getattr(model, "frame_features", None)) and callable(getattr(model, "forward_temporal", None))
+__all__ = ["FrameFeatureCache", "is_frame_wise"]
 
 
 class FrameFeatureCache:
     """The per-frame features of one frame-wise stream over the latest window; bounded to that window."""
 
-    def __init__(self, model: torch.nn.Module):
-        if not is_frame_wise(model):
-            raise ValueError(f"{type(model).__name__} has no per-frame features; use the clip path")
-        self.model = model
-        self.context = int(getattr(model, "frame_context", 0))
-        self._features: dict[tuple[int, int | None], torch.Tensor] = {}
+    def __init__(self, backend: StreamBackend | torch.nn.Module):
+        if isinstance(backend, torch.nn.Module):
+            backend = TorchBackend(backend)
+        if not backend.frame_wise:
+            raise ValueError(f"{type(getattr(backend, 'model', backend)).__name__} has no per-frame features; "
+                             "use the clip path")
+        self.backend, self.context = backend, backend.frame_context
+        self._features: dict[tuple[int, int | None], np.ndarray] = {}
+        self._last: tuple[tuple, np.ndarray] | None = None  # the latest window's keys and logits
         self.computed = 0  # frames that went through the backbone (for tests and the bench)
 
     def _keys(self, frames: np.ndarray) -> list[tuple[int, int | None]]:
         previous = [None] + [int(f) for f in frames[:-1]]
         return [(int(f), p if self.context else None) for f, p in zip(frames, previous)]
 
-    @torch.inference_mode()
-    def logits(self, frames: np.ndarray, clip: torch.Tensor) -> torch.Tensor:
+    def logits(self, frames: np.ndarray, clip: Any) -> np.ndarray:
         """(1, C) logits of the window: ``frames`` (T,) source frame indices of ``clip`` (T, 3, S, S)."""
-        keys = self._keys(frames)
+        keys = self._keys(np.asarray(frames))
+        if self._last is not None and self._last[0] == tuple(keys):
+            return self._last[1]  # the same window (it slides in whole steps): the head's answer is the same
+        clip = np.asarray(clip, dtype=np.float32)
         missing = [i for i, key in enumerate(keys) if key not in self._features]
         first = [i for i in missing if keys[i][1] is None]  # no previous frame: the clip's start (or no context)
         rest = [i for i in missing if keys[i][1] is not None]
         for batch, previous in ((first, None), (rest, [i - 1 for i in rest])):
             if not batch:
                 continue
-            x = clip[batch][:, None]  # (M, 1, 3, S, S): each missing frame as a one-frame clip
             prev = None if previous is None else clip[previous]  # (M, 3, S, S)
-            f = self.model.frame_features(x, previous=prev)[:, 0]  # (M, D)
+            f = self.backend.frame_features(clip[batch], prev)  # (M, 3, S, S) -> (M, D)
             for i, row in zip(batch, f):
                 self._features[keys[i]] = row
             self.computed += len(batch)
         self._features = {key: self._features[key] for key in keys}  # keep this window's frames only
-        feats = torch.stack([self._features[key] for key in keys])[None]  # (1, T, D)
-        return self.model.forward_head(self.model.forward_temporal(feats))  # (1, C)
+        feats = np.stack([self._features[key] for key in keys])[None]  # (1, T, D)
+        self._last = (tuple(keys), self.backend.head_logits(feats))  # (1, C)
+        return self._last[1]

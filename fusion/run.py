@@ -1,4 +1,5 @@
-"""Open a run directory — one stream (``best.pt``) or a fused run (``fusion.json``) — and predict with it.
+"""Open a run directory — one stream (``best.pt``), a fused run (``fusion.json``) or an ONNX export
+(``export.json``, ``fusion.export``) — with ``load_run``, and predict with it.
 
 A fused run ``FUSED_RUN/`` is one self-contained artefact::
 
@@ -8,8 +9,10 @@ A fused run ``FUSED_RUN/`` is one self-contained artefact::
     rgb.pt        copy of the RGB run's best.pt
     pose.pt       copy of the pose run's best.pt
 
-``RunPredictor.stream_probs`` is the one function from raw batched inputs to per-stream softmax; evaluation,
-``predict``, ``fuse`` and the live demo all go through it.
+``RunPredictor`` is the one predictor: each stream on its backend (``fusion.backends``: a torch module or
+onnxruntime sessions), the fusion done once over either. ``RunPredictor.stream_probs`` is the one function from
+raw batched inputs to per-stream softmax; evaluation, ``predict``, ``fuse``, the timeline and the live demo all go
+through it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from twostream.errors import CheckpointError
-from twostream.fusion.features import FrameFeatureCache, is_frame_wise
+from twostream.fusion.backends import StreamBackend, TorchBackend
+from twostream.fusion.features import FrameFeatureCache
 from twostream.fusion.late import mode_from_dict
 from twostream.pose.backends import PoseConfig
 from twostream.pose.cache import PoseCache, select_persons
@@ -34,6 +39,7 @@ from twostream.streams.inference import open_run
 from twostream.streams.keypoint_data import to_layout
 
 FUSION_FILE = "fusion.json"
+EXPORT_FILE = "export.json"  # an ONNX export (fusion.export)
 FORMAT_VERSION = 1
 STREAM_FILES = {"rgb": "rgb.pt", "pose": "pose.pt"}
 
@@ -61,27 +67,29 @@ def detected_fraction(keypoints: torch.Tensor) -> torch.Tensor:
 
 
 class RunPredictor:
-    """One or two stream models with their classes and, for a fused run, the fitted fusion mode."""
+    """One or two streams, each on its backend (``fusion.backends``: a torch module or an ONNX export's sessions),
+    with their classes and, for a fused run, the fitted fusion mode. ``load_run`` opens any run as one."""
 
-    def __init__(self, models: Mapping[str, Stream], classes: tuple[str, ...], fusion: Any = None,
+    def __init__(self, backends: Mapping[str, StreamBackend | Stream], classes: Sequence[str], fusion: Any = None,
                  device: str | torch.device = "cpu") -> None:
-        self.models, self.classes, self.fusion = dict(models), tuple(classes), fusion
-        self.device = torch.device(device)
-        self.specs: dict[str, InputSpec] = {m.input_spec.key: m.input_spec for m in self.models.values()}
-        self._caches = {role: FrameFeatureCache(m) for role, m in self.models.items() if is_frame_wise(m)}
-        self.frame_wise = frozenset(self.models[role].input_spec.key for role in self._caches)
+        """``backends``: role (``"rgb"`` / ``"pose"``) → backend, or a torch ``Stream`` (run on ``device``)."""
+        self.backends: dict[str, StreamBackend] = {
+            role: TorchBackend(b, device) if isinstance(b, torch.nn.Module) else b for role, b in backends.items()}
+        self.classes, self.fusion, self.device = tuple(classes), fusion, torch.device(device)
+        self.specs: dict[str, InputSpec] = {b.spec.key: b.spec for b in self.backends.values()}
+        self._caches = {role: FrameFeatureCache(b) for role, b in self.backends.items() if b.frame_wise}
+        self.frame_wise = frozenset(self.backends[role].spec.key for role in self._caches)
         """Input keys whose stream computes features per frame: ``predict_window(..., frames=)`` reuses them."""
 
-    @torch.inference_mode()
-    def stream_probs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    @property
+    def models(self) -> dict[str, Stream]:
+        """Role → torch module of the streams that run in torch (none for an ONNX export)."""
+        return {role: b.model for role, b in self.backends.items() if isinstance(b, TorchBackend)}
+
+    def stream_probs(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Per-stream softmax ``(B, C)`` of the streams whose input key ``batch`` holds."""
-        out = {}
-        for role, model in self.models.items():
-            if model.input_spec.key not in batch:
-                continue
-            x = batch[model.input_spec.key].to(self.device)
-            out[role] = model(x).float().softmax(1).cpu().numpy()  # (B, C)
-        return out
+        return {role: softmax(b.logits(batch[b.spec.key]), axis=1)
+                for role, b in self.backends.items() if b.spec.key in batch}
 
     def combine(self, probs: Mapping[str, np.ndarray], detected: np.ndarray | None) -> np.ndarray:
         """(B, C) answer of the run from per-stream probabilities and the pose detected fractions (B,)."""
@@ -91,7 +99,7 @@ class RunPredictor:
             return next(iter(probs.values()))
         return self.fusion.fuse(probs, {"detected_fraction": detected})
 
-    def predict_window(self, video: torch.Tensor | None = None, keypoints: np.ndarray | None = None,
+    def predict_window(self, video: Any = None, keypoints: np.ndarray | None = None,
                        frames: Mapping[str, np.ndarray] | None = None) -> Prediction:
         """One window: ``video`` float (T, 3, S, S) from ``frames_to_tensor``; ``keypoints`` raw (T, M, V, 4) or
         (T, V, 4).
@@ -101,56 +109,52 @@ class RunPredictor:
         frame-wise stream (``frame_wise``) reuse the features of frames it has seen: only new frames go through
         its backbone (equal to the clip path within float error).
         """
-        batch: dict[str, torch.Tensor] = {}
-        if "video" in self.specs:
-            if video is None:
-                raise ValueError("this run has an RGB stream: pass video (T, 3, S, S)")
-            batch["video"] = torch.as_tensor(video, dtype=torch.float32)[None]  # (1, T, 3, S, S)
-        detected = None
-        if "keypoints" in self.specs:
-            if keypoints is None:
-                raise ValueError("this run has a pose stream: pass keypoints (T, M, V, 4)")
-            spec = self.specs["keypoints"]
-            kp = select_persons(to_layout(np.asarray(keypoints, dtype=np.float32), spec.layout),
-                                getattr(spec, "persons", None))  # (T, [M,] V, 4) as the model takes it
-            batch["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp))[None]  # (1, T, V, 4)
-            detected = detected_fraction(batch["keypoints"]).numpy()  # (1,)
-        probs = {}
-        for role, cache in self._caches.items():
-            key = self.models[role].input_spec.key
-            if frames is not None and key in frames:
-                logits = cache.logits(frames[key], batch.pop(key)[0].to(self.device))  # (1, C)
-                probs[role] = logits.float().softmax(1).cpu().numpy()
-        probs.update(self.stream_probs(batch))  # the clip path for the rest
-        fused = self.combine(probs, detected)[0]
-        return Prediction(fused, {k: v[0] for k, v in probs.items()},
-                          None if detected is None else float(detected[0]))
+        batch = None if keypoints is None else np.asarray(keypoints, dtype=np.float32)[None]  # (1, T, [M,] V, 4)
+        return self._predict(video, batch, frames)[0]
 
-    def predict_persons(self, video: torch.Tensor | None, keypoints: np.ndarray,
+    def predict_persons(self, video: Any, keypoints: np.ndarray,
                         frames: Mapping[str, np.ndarray] | None = None) -> list[Prediction]:
         """One window, one answer per person slot: ``keypoints`` raw (T, M, V, 4), slot ``m`` one tracked person.
 
         The RGB stream scores the scene once — it was trained on whole frames, so a crop around one person would
         be a picture it never saw — and every person shares that answer; the pose stream runs on each slot's
-        skeleton as on a single person, and the fusion combines the two per slot. Slot 0 alone equals
-        ``predict_window(video, keypoints[:, 0])``.
+        skeleton as on a single person (all slots in one batch), and the fusion combines the two per slot. Slot
+        ``m`` alone equals ``predict_window(video, keypoints[:, m])``.
         """
         kp = np.asarray(keypoints, dtype=np.float32)
         if kp.ndim != 4:
             raise ValueError(f"predict_persons takes keypoints (T, M, V, 4), got shape {kp.shape}")
-        first = self.predict_window(video, kp[:, 0], frames)
-        if kp.shape[1] == 1 or "keypoints" not in self.specs:
-            return [first]
-        layout = self.specs["keypoints"].layout
-        others = np.ascontiguousarray(to_layout(np.moveaxis(kp[:, 1:], 1, 0), layout))  # (M-1, T, V, 4)
-        others = torch.from_numpy(others)
-        pose = self.stream_probs({"keypoints": others})  # pose role → (M-1, C)
-        scene = {role: np.repeat(p[None], len(others), 0)  # the scene's RGB answer, shared
-                 for role, p in first.per_stream.items() if role not in pose}
-        detected = detected_fraction(others).numpy()  # (M-1,)
-        fused = self.combine({**scene, **pose}, detected)  # (M-1, C)
-        return [first] + [Prediction(fused[i], {role: p[i] for role, p in {**scene, **pose}.items()},
-                                     float(detected[i])) for i in range(len(others))]
+        if "keypoints" not in self.specs:
+            return [self.predict_window(video, None, frames)]
+        return self._predict(video, np.moveaxis(kp, 1, 0), frames)  # (M, T, V, 4): each person alone
+
+    def _predict(self, video: Any, keypoints: np.ndarray | None,
+                 frames: Mapping[str, np.ndarray] | None) -> list[Prediction]:
+        """``B`` answers for one video window (T, 3, S, S) shared by ``B`` raw keypoint windows (B, T, [M,] V, 4)."""
+        batch: dict[str, np.ndarray] = {}
+        if "video" in self.specs:
+            if video is None:
+                raise ValueError("this run has an RGB stream: pass video (T, 3, S, S)")
+            batch["video"] = np.asarray(video, dtype=np.float32)[None]  # (1, T, 3, S, S)
+        detected = None
+        if "keypoints" in self.specs:
+            if keypoints is None:
+                raise ValueError("this run has a pose stream: pass keypoints (T, M, V, 4)")
+            spec = self.specs["keypoints"]
+            batch["keypoints"] = np.stack([select_persons(to_layout(k, spec.layout), getattr(spec, "persons", None))
+                                           for k in keypoints])  # (B, T, [M,] V, 4) as the model takes it
+            detected = detected_fraction(torch.from_numpy(batch["keypoints"])).numpy()  # (B,)
+        probs = {}
+        for role, cache in self._caches.items():
+            key = self.backends[role].spec.key
+            if frames is not None and key in frames:
+                probs[role] = softmax(cache.logits(frames[key], batch.pop(key)[0]), axis=1)  # (1, C)
+        probs.update(self.stream_probs(batch))  # the clip path for the rest
+        n = 1 if detected is None else len(detected)
+        probs = {role: np.repeat(p, n // len(p), axis=0) for role, p in probs.items()}  # the scene's RGB: shared
+        fused = self.combine(probs, detected)  # (B, C)
+        return [Prediction(fused[i], {role: p[i] for role, p in probs.items()},
+                           None if detected is None else float(detected[i])) for i in range(n)]
 
     def predict_video(self, path: str | Path, *, pose: PoseConfig = PoseConfig()) -> Prediction:
         """The whole video: each stream's evaluation clip (its run's ``Sampling``, segment or dense); keypoints
@@ -226,10 +230,19 @@ def read_fusion(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str | None = None) -> RunPredictor:
-    """Open a single-stream run (a directory with ``best.pt``, or a ``.pt`` file) or a fused run
-    (``fusion.json``); ``mode`` overrides the fused run's chosen fusion mode."""
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str | None = None, *,
+             threads: int | None = None) -> RunPredictor:
+    """Open any run, reading each checkpoint once: a single-stream training run (a directory with ``best.pt``, or
+    a ``.pt`` file), a fused run (``fusion.json``) or an ONNX export (``export.json``, run by onnxruntime with
+    ``threads`` intra-op threads, default all cores). ``mode`` overrides a fused run's chosen fusion mode."""
     run_dir = Path(run_dir)
+    if (run_dir / EXPORT_FILE).is_file():
+        from twostream.fusion.export import read_export
+
+        export = read_export(run_dir, threads)
+        fusion = None if export.fusion is None else _fusion_mode(run_dir, mode or export.fusion["mode"],
+                                                                {export.fusion["mode"]: export.fusion["params"]})
+        return RunPredictor(export.backends, export.classes, fusion, device)
     if (run_dir / FUSION_FILE).is_file():
         record = read_fusion(run_dir)
         classes = tuple(record["classes"])
@@ -239,12 +252,15 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str 
                                       f"POSE_RUN --out {run_dir} --overwrite")
         models = {role: load_model(run_dir / STREAM_FILES[role], expect_classes=classes, device=device)
                   for role in STREAM_FILES}
-        name = mode or record["mode"]
-        if name not in record["params"]:
-            raise ValueError(f"fused run {run_dir} has no fitted mode {name!r}; it has {', '.join(record['params'])}")
-        return RunPredictor(models, classes, mode_from_dict(name, record["params"][name]), device)
+        return RunPredictor(models, classes, _fusion_mode(run_dir, mode or record["mode"], record["params"]), device)
     run = open_run(run_dir, device=device)
     return RunPredictor({stream_role(run.model): run.model}, run.classes, None, device)
+
+
+def _fusion_mode(run_dir: Path, name: str, params: Mapping[str, Any]):
+    if name not in params:
+        raise ValueError(f"fused run {run_dir} has no fitted mode {name!r}; it has {', '.join(params)}")
+    return mode_from_dict(name, params[name])
 
 
 def write_fused_run(out: str | Path, record: Mapping[str, Any], checkpoints: Mapping[str, Path]) -> Path:

@@ -106,10 +106,15 @@ def class_difference(run_classes: Sequence[str], data_classes: Sequence[str], *,
 def load_model(path: str | os.PathLike, *, expect_arch: str | None = None,
                expect_classes: Sequence[str] | None = None, device: str | torch.device = "cpu"):
     """Rebuild the checkpoint's model by name through the registry, load its weights; returned in eval mode."""
-    from twostream.streams.registry import build
-
     ckpt = read_checkpoint(path)
     check_matches(ckpt, path, expect_arch=expect_arch, expect_classes=expect_classes)
+    return model_from_checkpoint(ckpt, path, device=device)
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], path: str | os.PathLike, *, device: str | torch.device = "cpu"):
+    """The model of a checkpoint dict already read (``read_checkpoint``) from ``path``; returned in eval mode."""
+    from twostream.streams.registry import build
+
     try:
         model = build(ckpt["arch"], **ckpt["arch_kwargs"])
         model.load_state_dict(ckpt["model"])

@@ -18,7 +18,7 @@ import torch
 from twostream.errors import CheckpointError
 from twostream.streams import metrics as M
 from twostream.streams.base import Stream
-from twostream.streams.checkpoint import check_same_classes, load_model, read_checkpoint, write_text
+from twostream.streams.checkpoint import check_same_classes, model_from_checkpoint, read_checkpoint, write_text
 
 
 class TrainedRun(NamedTuple):
@@ -50,12 +50,13 @@ def checkpoint_of(run: str | Path) -> Path:
 
 
 def open_run(run: str | Path, *, device: str | torch.device = "cpu") -> TrainedRun:
-    """The run's best model in eval mode, with its classes and ``config.json`` (``run`` may be a ``.pt``)."""
+    """The run's best model in eval mode, with its classes and ``config.json`` (``run`` may be a ``.pt``); the
+    checkpoint is read once."""
     path = checkpoint_of(run)
     ckpt = read_checkpoint(path)
     config_path = path.parent / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    model = load_model(path, device=device)
+    model = model_from_checkpoint(ckpt, path, device=device)
     return TrainedRun(path.parent, model, tuple(ckpt["classes"]), ckpt["arch"], config)
 
 

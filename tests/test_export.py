@@ -11,7 +11,8 @@ import torch
 
 from twostream.cli.main import main
 from twostream.errors import CheckpointError
-from twostream.fusion.export import example_input, export_onnx, load_onnx_run
+from twostream.fusion.export import example_input, export_onnx
+from twostream.fusion.run import load_run
 from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 
@@ -39,8 +40,8 @@ def test_onnxruntime_matches_pytorch(tmp_path, arch, kwargs):
     result = export_onnx(tmp_path / "run", tmp_path / "onnx")
     key = model.input_spec.key
     assert result.max_abs_diff[key] <= 1e-4
-    predictor = load_onnx_run(tmp_path / "onnx")
-    assert predictor.classes == CLASSES and predictor.specs[key] == model.input_spec
+    predictor = load_run(tmp_path / "onnx")
+    assert predictor.classes == tuple(CLASSES) and predictor.specs[key] == model.input_spec
     x = example_input(model.input_spec, batch=1, seed=7)  # (1, T, ...)
     with torch.inference_mode():
         expected = torch.softmax(model(x), dim=1)[0].numpy()  # (C,)
@@ -53,11 +54,11 @@ def test_onnxruntime_matches_pytorch(tmp_path, arch, kwargs):
 def test_dynamic_batch_axis(tmp_path):
     import onnxruntime as ort
 
-    write_run(tmp_path / "run", "pose_gru", clip_len=4, hidden=8)
+    model = write_run(tmp_path / "run", "pose_gru", clip_len=4, hidden=8)
     export_onnx(tmp_path / "run", tmp_path / "onnx")
     session = ort.InferenceSession(str(tmp_path / "onnx" / "pose.onnx"), providers=["CPUExecutionProvider"])
     for batch in (1, 5):
-        x = np.random.default_rng(0).random((batch, 4, 33, 4), dtype=np.float32)
+        x = example_input(model.input_spec, batch=batch).numpy()  # (B, 4, [M,] 33, 4)
         assert session.run(None, {"input": x})[0].shape == (batch, 3)
 
 
@@ -74,15 +75,32 @@ def test_export_cli_then_live_on_the_export(tmp_path, make_video, capsys):
     assert np.isclose(sum(records[0]["fused"]), 1.0) and records[0]["top5"][0][0] in CLASSES
 
 
+def test_live_on_a_frame_wise_export_runs_the_split_and_scores_as_torch(tmp_path, make_video):
+    write_run(tmp_path / "run", "cnn_lstm", clip_len=4, size=16, hidden=8)
+    export_onnx(tmp_path / "run", tmp_path / "onnx")
+    assert load_run(tmp_path / "onnx").frame_wise == {"video"}  # backbone and head: features once per frame
+    video = make_video(tmp_path / "in.avi", num_frames=14)
+    logs = {}
+    for name in ("run", "onnx"):
+        logs[name] = tmp_path / f"{name}.jsonl"
+        assert main(["live", str(tmp_path / name), "--source", str(video), "--no-window", "--deterministic",
+                     "--log", str(logs[name]), "--stride", "2", "--smooth", "1", "--frame-step", "2"]) == 0
+    torch_run, onnx_run = ([json.loads(line) for line in logs[n].read_text().splitlines()] for n in ("run", "onnx"))
+    assert len(onnx_run) == len(torch_run) >= 3
+    for got, expected in zip(onnx_run, torch_run):
+        assert got["frame"] == expected["frame"]
+        np.testing.assert_allclose(got["fused"], expected["fused"], atol=1e-4)
+
+
 def test_missing_export_manifest_is_a_checkpoint_error(tmp_path):
     (tmp_path / "onnx").mkdir()
     (tmp_path / "onnx" / "export.json").write_text('{"format_version": 99}')
     with pytest.raises(CheckpointError, match="format_version"):
-        load_onnx_run(tmp_path / "onnx")
+        load_run(tmp_path / "onnx")
 
 
 def test_fused_export_predicts_like_the_fused_run(tmp_path):
-    from twostream.fusion.run import load_run, write_fused_run
+    from twostream.fusion.run import write_fused_run
 
     write_run(tmp_path / "rgb", "fc", clip_len=4, size=16, hidden=8)
     write_run(tmp_path / "pose", "pose_gru", clip_len=5, layout="coco17", hidden=8)
@@ -91,7 +109,7 @@ def test_fused_export_predicts_like_the_fused_run(tmp_path):
                                                          "pose": tmp_path / "pose" / "best.pt"})
     result = export_onnx(fused, tmp_path / "onnx")
     assert set(result.files) == {"video", "keypoints"}
-    torch_run, onnx_run = load_run(fused), load_onnx_run(tmp_path / "onnx")
+    torch_run, onnx_run = load_run(fused), load_run(tmp_path / "onnx")
     rng = np.random.default_rng(0)
     video = rng.standard_normal((4, 3, 16, 16)).astype(np.float32)
     keypoints = rng.random((5, 33, 4), dtype=np.float32)  # MediaPipe-33, reduced to COCO-17 by both

@@ -17,7 +17,7 @@ import pytest
 from twostream.cli.main import main
 from twostream.datasets.video import read_frames
 from twostream.errors import VideoReadError
-from twostream.fusion import live
+from twostream.fusion import live, run
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.streams.base import InputSpec
@@ -55,7 +55,7 @@ def _count_frames(path) -> int:
 
 
 def _live(monkeypatch, predictor, *argv) -> int:
-    monkeypatch.setattr(live, "open_predictor", lambda run_dir, device="cpu": predictor)
+    monkeypatch.setattr(run, "load_run", lambda run_dir, device="cpu", threads=None: predictor)
     return main(["live", "RUN", *argv])
 
 

@@ -88,3 +88,51 @@ def test_latest_slot_hands_values_across_threads():
     slot.put(7)
     consumer.join(5)
     assert got == [7]
+
+
+def test_a_window_spans_the_same_source_time_when_frames_are_dropped():
+    spec = BufferSpec.every(5, (1,), step=2)  # picks 0, 2, 4, 6, 8 of the last 9 source frames
+    every, dropping = DualFrameBuffer(None, spec), DualFrameBuffer(None, spec)
+    kept = [i for i in range(60) if i % 3 != 1]  # a slow machine drops every third frame
+    for i in range(60):
+        every.push(i, i / 30, keypoints=np.full((1,), i, np.float32))
+        if i in kept:
+            dropping.push(i, i / 30, keypoints=np.full((1,), i, np.float32))
+    np.testing.assert_array_equal(every.snapshot().frames["keypoints"], [51, 53, 55, 57, 59])
+    frames = dropping.snapshot().frames["keypoints"]  # the nearest frames it has, over the same 9 frames
+    np.testing.assert_array_equal(frames, [51, 53, 54, 57, 59])
+    np.testing.assert_array_equal(dropping.snapshot().keypoints[:, 0], frames)  # items match their indices
+    # counting pushes instead would have stretched the window over 13 source frames (0.43 s instead of 0.27 s)
+    assert frames[-1] - frames[0] == 8
+
+
+def test_a_dropping_source_is_ready_once_its_frames_cover_the_window():
+    buf = DualFrameBuffer(BufferSpec.every(4, (1,), step=3), None)  # 10 source frames
+    for n, i in enumerate(range(0, 12, 3)):  # every third frame arrives
+        buf.push(i, i / 30, video=np.zeros(1, np.float32))
+        assert buf.ready == (i >= 9), n  # 4 pushes cover frames 0..9, where counting pushes would need 10
+    np.testing.assert_array_equal(buf.snapshot().frames["video"], [0, 3, 6, 9])
+
+
+def test_frame_indices_must_increase():
+    buf = DualFrameBuffer(None, BufferSpec.every(2, (1,)))
+    buf.push(5, 0.0, keypoints=np.zeros(1))
+    with pytest.raises(ValueError, match="must increase"):
+        buf.push(5, 0.1, keypoints=np.zeros(1))
+
+
+def test_a_grid_stream_keeps_only_the_frames_its_windows_pick():
+    spec = BufferSpec((1,), (2, 7, 12), 15, grid=True)  # 3 picks every 5th frame, sliding in steps of 5
+    buf = DualFrameBuffer(spec, None)
+    kept = []
+    for i in range(60):
+        if buf.wants("video", i):
+            kept.append(i)
+        buf.push(i, i / 30, video=np.full(1, i, np.float32))  # a frame it does not want is ignored
+        if buf.ready:
+            snap = buf.snapshot()
+            np.testing.assert_array_equal(snap.frames["video"], snap.video[:, 0])
+            assert np.all((snap.frames["video"] - 2) % 5 == 0) and np.all(np.diff(snap.frames["video"]) == 5)
+    assert kept == list(range(2, 60, 5))  # never preprocessed: 4 frames in 5
+    assert buf.video.capacity <= 5  # about clip_len items, not span
+    np.testing.assert_array_equal(buf.snapshot().frames["video"], [47, 52, 57])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from twostream.cli.main import main
-from twostream.fusion import live
+from twostream.fusion import run
 from twostream.fusion.live.overlay import canvas_for
 from twostream.streams.base import InputSpec
 
@@ -51,7 +51,7 @@ def live_run(tmp_path_factory):
         pytest.skip(f"{CLIP} not found (shared real clips absent)")
     out = tmp_path_factory.mktemp("live_real") / "annotated.mp4"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(live, "open_predictor", lambda run_dir, device="cpu": _TwoStreamStandIn())
+        patch.setattr(run, "load_run", lambda run_dir, device="cpu", threads=None: _TwoStreamStandIn())
         code = main(["live", "RUN", "--source", str(CLIP), "--no-window", "--output", str(out),
                      "--max-frames", "30", "--stride", "8"])
     assert code == 0

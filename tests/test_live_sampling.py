@@ -12,7 +12,7 @@ from twostream.datasets.transforms import frames_to_tensor
 from twostream.datasets.video import read_frames
 from twostream.fusion import live
 from twostream.fusion.live.capture import FrameSource
-from twostream.fusion.live.engine import _buffer_specs
+from twostream.fusion.live.ingest import _buffer_specs
 from twostream.fusion.run import load_run
 from twostream.streams.base import InputSpec
 

@@ -1,28 +1,47 @@
 """Frame-wise streams (cnn_lstm, resnet50_lstm) stream: each sampled frame goes through the backbone once and a
-prediction runs the temporal head over cached features, with the clip path's scores (within 1e-4)."""
+prediction runs the temporal head over cached features, with the clip path's scores (within 1e-4), in torch and
+on an ONNX export split into backbone and head."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from twostream.fusion.export import export_onnx
 from twostream.fusion.features import FrameFeatureCache, is_frame_wise
+from twostream.fusion.run import load_run
+from twostream.streams.checkpoint import save_checkpoint
 from twostream.streams.registry import build
 
 
-@pytest.mark.parametrize("arch, size", [("cnn_lstm", 32), ("resnet50_lstm", 32)])
-def test_sliding_windows_from_cached_features_equal_the_clip_path(arch, size):
+def _onnx_backend(model: torch.nn.Module, arch: str, kwargs: dict, tmp_path):
+    """The stream of ``model`` exported to ONNX and opened again (its backbone and head split)."""
+    save_checkpoint(tmp_path / "run" / "best.pt", {"model": model.state_dict(), "arch": arch, "arch_kwargs": kwargs,
+                                                   "classes": list("abcde"), "config": {}, "epoch": 1, "metrics": {}})
+    result = export_onnx(tmp_path / "run", tmp_path / "onnx")
+    assert result.max_abs_diff["video"] <= 1e-4
+    backend = load_run(tmp_path / "onnx").backends["rgb"]
+    assert backend.frame_wise and not load_run(tmp_path / "onnx").models  # onnxruntime, no torch module
+    return backend
+
+
+@pytest.mark.parametrize("arch, size, runtime", [("cnn_lstm", 32, "torch"), ("resnet50_lstm", 32, "torch"),
+                                                 ("cnn_lstm", 32, "onnx"), ("resnet50_lstm", 32, "onnx")])
+def test_sliding_windows_from_cached_features_equal_the_clip_path(arch, size, runtime, tmp_path):
     torch.manual_seed(0)
-    model = build(arch, num_classes=5, clip_len=4, size=size).eval()
+    kwargs = {"num_classes": 5, "clip_len": 4, "size": size}
+    model = build(arch, **kwargs).eval()
     frames = torch.randn(20, 3, size, size)  # a source's preprocessed frames
-    cache, step, windows = FrameFeatureCache(model), 3, 0
+    backend = model if runtime == "torch" else _onnx_backend(model, arch, kwargs, tmp_path)
+    cache, step, windows = FrameFeatureCache(backend), 3, 0
     for end in range(9, 20, step):  # windows of 4 frames every 3rd, sliding one pick at a time
         picks = torch.arange(end - 9, end + 1, step)  # (4,)
         clip = frames[picks]  # (4, 3, S, S)
         with torch.inference_mode():
             expected = model(clip[None])  # (1, C): the clip path
-        got = cache.logits(picks.numpy(), clip)
-        torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+        got = cache.logits(picks.numpy(), clip)  # (1, C)
+        np.testing.assert_allclose(got, expected.numpy(), atol=1e-4, rtol=0)
         windows += 1
     # the first window computes 4 frames; each later one its new frame (+ its first frame without a previous one
     # when the motion channel makes features depend on the previous pick)

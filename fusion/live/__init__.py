@@ -3,10 +3,10 @@
 
 ``engine`` drives it; ``buffers`` (rings and hand-over slots), ``capture`` (sources, the capture thread),
 ``records`` (config, results, counters), ``overlay`` (the annotated canvas) and ``sinks`` (video, log, window)
-are its parts. The engine's public names are re-exported here: ``from twostream.fusion import live``.
+are its parts. Any run opens with ``fusion.run.load_run``. The engine's public names are re-exported here: ``from twostream.fusion import live``.
 """
 
-from twostream.fusion.live.engine import LiveEngine, open_predictor
+from twostream.fusion.live.engine import LiveEngine
 from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
 
-__all__ = ["LiveConfig", "LiveEngine", "LivePrediction", "LiveStats", "Predictor", "open_predictor"]
+__all__ = ["LiveConfig", "LiveEngine", "LivePrediction", "LiveStats", "Predictor"]

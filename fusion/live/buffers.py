@@ -109,70 +109,117 @@ class BufferSpec:
         return self.span + (self.step - 1 if self.grid else 0)
 
 
+class _StreamRing:
+    """One stream's ring and the source frame index of each item it holds. A stream that slides on a grid whose
+    picks share one residue modulo its step (``sparse``) keeps only the frames on that lattice: a window never
+    picks the others, so they are never preprocessed and the ring holds about ``clip_len`` items."""
+
+    def __init__(self, spec: BufferSpec):
+        self.spec = spec
+        self.sparse = spec.grid and len({o % spec.step for o in spec.offsets}) == 1
+        capacity = (spec.capacity + spec.step - 1) // spec.step + 1 if self.sparse else spec.capacity
+        self.items = FrameRing(capacity, spec.item_shape)
+        self.indices = FrameRing(capacity, (), np.int64)
+        self.last = None  # source index of the newest frame kept
+
+    def held(self) -> np.ndarray:
+        """(N,) source frame indices of the items held, oldest first."""
+        return self.indices.window(len(self.indices))
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.indices.clear()
+        self.last = None
+
+
 class DualFrameBuffer:
     """Two bounded rings (pixels for the RGB stream, landmarks for the pose stream) filled from the same frames.
 
-    A stream the run does not use gets ``None`` for its spec: nothing is allocated or stored for it.
+    A stream the run does not use gets ``None`` for its spec: nothing is allocated or stored for it. Windows are
+    placed in the source's time, not in pushes: each frame is pushed with its source frame index (its media time
+    × fps, counting the frames a slow machine dropped), and a window takes, for each pick, the held frame
+    nearest to it. With no drop that is exactly the frames at ``offsets``; with drops the window still spans the
+    run's seconds instead of stretching over ``span`` pushes. A stream on a grid keeps only the frames its windows
+    can pick (``wants``; after a dropped one, the next frame that arrives).
     """
 
     def __init__(self, video: BufferSpec | None, keypoints: BufferSpec | None):
         if video is None and keypoints is None:
             raise ValueError("DualFrameBuffer needs at least one of video / keypoints")
         self.video_spec, self.keypoint_spec = video, keypoints
-        self.video = FrameRing(video.capacity, video.item_shape) if video else None
-        self.keypoints = FrameRing(keypoints.capacity, keypoints.item_shape) if keypoints else None
-        self._indices = FrameRing(max(s.capacity for s in (video, keypoints) if s), (), np.int64)  # frame numbers
-        self._pushes = 0
-        self._frame_index = -1
+        self._streams = {key: _StreamRing(spec) for key, spec in (("video", video), ("keypoints", keypoints))
+                         if spec is not None}
+        self.video = self._streams["video"].items if video else None
+        self.keypoints = self._streams["keypoints"].items if keypoints else None
+        self._first = self._frame_index = -1  # source index of the first and the newest frame pushed
         self._timestamp = 0.0
 
     @property
     def nbytes(self) -> int:
-        return sum(r.nbytes for r in (self.video, self.keypoints) if r is not None)
+        return sum(s.items.nbytes for s in self._streams.values())
 
     @property
     def ready(self) -> bool:
-        """True once every ring in use holds a full window."""
-        return all(len(r) >= s.span for r, s in self._rings())
+        """True once every ring in use holds frames from the start of its window on."""
+        return self._first >= 0 and all(len(s.indices) and s.held()[0] <= self._targets(s.spec)[0]
+                                         for s in self._streams.values())
+
+    def wants(self, key: str, frame_index: int) -> bool:
+        """Whether stream ``key`` keeps source frame ``frame_index`` (always, unless it is sparse): the caller
+        may skip preprocessing a frame it would not keep."""
+        stream = self._streams[key]
+        if not stream.sparse:
+            return True
+        anchor = frame_index if self._first < 0 else self._first
+        step = stream.spec.step
+        point = frame_index - (frame_index - anchor - stream.spec.offsets[0]) % step  # latest pick point so far
+        return point > (anchor - 1 if stream.last is None else stream.last)
 
     def push(self, frame_index: int, timestamp: float, video: np.ndarray | None = None,
              keypoints: np.ndarray | None = None) -> None:
-        """Add one frame: ``video`` (3, S, S) preprocessed pixels, ``keypoints`` (V, 4); each needed iff in use."""
-        for ring, item, name in ((self.video, video, "video"), (self.keypoints, keypoints, "keypoints")):
-            if ring is not None:
+        """Add source frame ``frame_index`` (increasing; gaps are dropped frames): ``video`` (3, S, S) preprocessed
+        pixels, ``keypoints`` (V, 4); each needed iff in use and ``wants`` it (a sparse stream ignores the rest)."""
+        if frame_index <= self._frame_index:
+            raise ValueError(f"frame indices must increase: got {frame_index} after {self._frame_index}")
+        for key, item in (("video", video), ("keypoints", keypoints)):
+            if key in self._streams and self.wants(key, frame_index):
                 if item is None:
-                    raise ValueError(f"this buffer stores {name}: pass {name}= for every frame")
-                ring.push(item)
-        self._indices.push(frame_index)
-        self._pushes += 1
+                    raise ValueError(f"this buffer stores {key}: pass {key}= for the frames it wants")
+                stream = self._streams[key]
+                stream.items.push(item)
+                stream.indices.push(frame_index)
+                stream.last = frame_index
+        if self._first < 0:
+            self._first = frame_index
         self._frame_index, self._timestamp = frame_index, timestamp
 
-    def _lag(self, spec: BufferSpec) -> int:
-        """Pushes between the newest frame and the end of ``spec``'s window (0 unless it slides on a grid)."""
-        return (self._pushes - spec.span) % spec.step if spec.grid else 0
+    def _targets(self, spec: BufferSpec) -> np.ndarray:
+        """(T,) source frame indices ``spec``'s window should pick: ending at the newest frame, or on a grid every
+        ``step`` frames from the first (a frame-wise stream: consecutive windows share their picks)."""
+        lag = (self._frame_index - self._first + 1 - spec.span) % spec.step if spec.grid else 0
+        return self._frame_index - lag - spec.span + 1 + np.asarray(spec.offsets)
+
+    def _window(self, stream: _StreamRing) -> tuple[np.ndarray, np.ndarray]:
+        """The held frames nearest to the window's picks (ties: the earlier): items (T, ...) and frame indices."""
+        held, targets = stream.held(), self._targets(stream.spec)
+        after = np.clip(np.searchsorted(held, targets), 0, len(held) - 1)  # first held >= target (or the last)
+        before = np.maximum(after - 1, 0)
+        nearest = np.where(np.abs(held[before] - targets) <= np.abs(held[after] - targets), before, after)
+        return stream.items.pick(nearest, len(held)), held[nearest]
 
     def snapshot(self) -> Snapshot:
         """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
         if not self.ready:
             raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
-        video = keypoints = None
-        if self.video:
-            video = self.video.pick(self.video_spec.offsets, self.video_spec.span, self._lag(self.video_spec))
-        if self.keypoints:
-            keypoints = self.keypoints.pick(self.keypoint_spec.offsets, self.keypoint_spec.span,
-                                            self._lag(self.keypoint_spec))
-        frames = {key: self._indices.pick(spec.offsets, spec.span, self._lag(spec))
-                  for key, spec in (("video", self.video_spec), ("keypoints", self.keypoint_spec)) if spec}
-        return Snapshot(self._frame_index, self._timestamp, video, keypoints, frames)
+        windows = {key: self._window(stream) for key, stream in self._streams.items()}
+        items = {key: w[0] for key, w in windows.items()}
+        return Snapshot(self._frame_index, self._timestamp, items.get("video"), items.get("keypoints"),
+                        {key: w[1] for key, w in windows.items()})
 
     def clear(self) -> None:
-        for ring, _ in self._rings():
-            ring.clear()
-        self._indices.clear()
-        self._pushes = 0
-
-    def _rings(self):
-        return [(r, s) for r, s in ((self.video, self.video_spec), (self.keypoints, self.keypoint_spec)) if r]
+        for stream in self._streams.values():
+            stream.clear()
+        self._first = self._frame_index = -1
 
 
 class LatestSlot(Generic[T]):

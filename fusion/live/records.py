@@ -28,7 +28,7 @@ class LiveConfig:
     """How the engine schedules work; CLI flags map one to one."""
 
     stride: int = 8
-    """Run inference every ``stride`` frames (once the buffers are full)."""
+    """Run inference every ``stride`` source frames (once the buffers are full; dropped frames count)."""
     max_hz: float | None = None
     """At most this many inferences per second (``None``: no cap)."""
     smooth: int = 4

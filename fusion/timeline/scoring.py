@@ -23,11 +23,12 @@ from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from twostream.datasets.sampling import uniform_indices
 from twostream.datasets.transforms import frames_to_tensor
 from twostream.datasets.video import iter_frames, probe
-from twostream.fusion.features import FrameFeatureCache, is_frame_wise
+from twostream.fusion.features import FrameFeatureCache
 from twostream.fusion.run import RunPredictor, detected_fraction
 from twostream.streams.keypoint_data import to_layout
 
@@ -108,7 +109,7 @@ def window_indices(centres: np.ndarray, *, length: int, offsets: np.ndarray, fps
 def _grid(predictor: RunPredictor, key: str, length: int) -> int:
     """The pick spacing of a frame-wise stream's window (its features are reused across windows), else 1."""
     spec = predictor.specs[key]
-    frame_wise = any(is_frame_wise(m) for m in predictor.models.values() if m.input_spec.key == key)
+    frame_wise = any(b.frame_wise for b in predictor.backends.values() if b.spec.key == key)
     return length // spec.clip_len if frame_wise else 1
 
 
@@ -167,13 +168,12 @@ def _video_batches(path: Path, indices: np.ndarray, spec, batch_size: int,
             yield start + first, take(rows[first:first + batch_size])
 
 
-def _cached_probs(cache: FrameFeatureCache, frames: np.ndarray, batch: dict[str, torch.Tensor],
-                  device: torch.device) -> np.ndarray:
+def _cached_probs(cache: FrameFeatureCache, frames: np.ndarray, batch: dict[str, torch.Tensor]) -> np.ndarray:
     """(B, C) softmax of a frame-wise stream over a batch's windows, in order, through ``cache``; takes the
     batch's ``"video"`` out so that the clip path skips it."""
-    video = batch.pop("video").to(device)  # (B, T, 3, S, S)
-    logits = torch.cat([cache.logits(f, clip) for f, clip in zip(frames, video)])  # (B, C)
-    return logits.float().softmax(1).cpu().numpy()
+    video = batch.pop("video").numpy()  # (B, T, 3, S, S); the cache's backend puts it on the run's device
+    logits = np.concatenate([cache.logits(f, clip) for f, clip in zip(frames, video)])  # (B, C)
+    return softmax(logits, axis=1)
 
 
 def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str, float | None], hop: float = 0.5,
@@ -198,9 +198,9 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
     indices = {key: window_indices(centres, length=length, offsets=offsets, fps=fps, num_frames=info.num_frames,
                                    grid=_grid(predictor, key, length))
                for key, (length, offsets) in windows.items()}
-    caches = {role: FrameFeatureCache(m) for role, m in predictor.models.items()
-              if reuse_features and is_frame_wise(m)}  # fresh per video: bounded to the latest window
-    probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.models}
+    caches = {role: FrameFeatureCache(b) for role, b in predictor.backends.items()
+              if reuse_features and b.frame_wise}  # fresh per video: bounded to the latest window
+    probs: dict[str, list[np.ndarray]] = {role: [] for role in predictor.backends}
     detected, source = None, None
     if "keypoints" in indices:
         kp, source = _keypoints(predictor, path, indices["keypoints"])
@@ -215,7 +215,7 @@ def score_video(predictor: RunPredictor, path: str | Path, *, spans: Mapping[str
         if "keypoints" in indices:
             batch["keypoints"] = kp_t[first:stop]
         for role, cache in caches.items():
-            probs[role].append(_cached_probs(cache, indices["video"][first:stop], batch, predictor.device))
+            probs[role].append(_cached_probs(cache, indices["video"][first:stop], batch))
         for role, p in predictor.stream_probs(batch).items():
             probs[role].append(p)
     if progress is not None and "video" not in indices:

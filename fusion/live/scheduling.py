@@ -1,0 +1,64 @@
+"""Scheduling, the live engine's second stage: when a window is due for inference (every ``stride`` frames once
+the buffers are full, at most ``max_hz``), and the worker thread that runs inference off the frame loop.
+
+The frame loop hands the worker the newest snapshot through a single-value ``LatestSlot``: a worker still busy
+with the previous one makes the loop overwrite (a skipped inference, counted), never queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Generic, TypeVar
+
+from twostream.fusion.live.buffers import LatestSlot
+from twostream.fusion.live.records import LiveConfig
+
+T = TypeVar("T")
+
+
+class Schedule:
+    """Whether the frame just ingested makes a prediction due: every ``stride`` frames of the source — counted in
+    source frames, so that frames a slow machine dropped do not slow the prediction rate down."""
+
+    def __init__(self, config: LiveConfig):
+        self.stride, self.max_hz = config.stride, config.max_hz
+        self._last_index = None  # source index of the last due frame; the first full window is due at once
+        self._last = -float("inf")
+
+    def due(self, frame_index: int, ready: bool) -> bool:
+        """True when the buffers are ``ready`` and ``stride`` source frames (and ``1 / max_hz`` s) have passed
+        since the last due one."""
+        if not ready or (self._last_index is not None and frame_index - self._last_index < self.stride):
+            return False
+        now = time.perf_counter()
+        if self.max_hz is not None and now - self._last < 1.0 / self.max_hz:
+            return False
+        self._last_index, self._last = frame_index, now
+        return True
+
+
+class Worker(threading.Thread, Generic[T]):
+    """Takes the newest request from ``requests`` and runs ``handle`` on it until ``stop``; the first error ends
+    it and is kept in ``error`` for the engine to raise after the shutdown."""
+
+    def __init__(self, requests: LatestSlot[T], handle: Callable[[T], None]):
+        super().__init__(name="twostream-inference", daemon=True)
+        self.requests, self.handle = requests, handle
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            request = self.requests.take(timeout=0.1)
+            if request is None:
+                continue
+            try:
+                self.handle(request)
+            except BaseException as exc:  # reported by the engine after the shutdown
+                self.error = exc
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.requests.wake()
