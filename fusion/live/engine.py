@@ -78,8 +78,9 @@ class LiveEngine:
         """
         if self.config.deterministic and not source.is_file:
             raise ValueError("--deterministic needs a video file source (--source clip.mp4), not a camera or URL")
-        if source.fps != self.fps:
-            self._ingest.configure(source.fps)  # the run's time scale in this source's frames
+        self._ingest.configure(source.fps)  # fresh buffers on the run's time scale in this source's frames
+        if hasattr(self.predictor, "reset"):
+            self.predictor.reset()  # frame indices restart: cached per-frame features belong to the last source
         with self._ingest.pose_estimator():
             if self.config.deterministic:
                 self._run_inline(source, writer, window)
