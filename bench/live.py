@@ -15,7 +15,9 @@ frame's features once and run only the LSTM per prediction. Reported:
 * latency p50 / p95: capture of a frame → its annotated frame out (target p95 <= 150 ms);
 * pred_hz: predictions per second (target >= 2 for 3D CNNs at stride 8, >= 5 for frame-wise models at their
   default stride 5); dropped frames; skipped inferences;
-* mem_growth_mb: resident memory, mean of the last quarter of the samples minus the second quarter (flat ≈ 0).
+* mem_growth_mb: resident memory, mean of the last quarter of the samples minus the second quarter (flat ≈ 0);
+* where the time goes: wall ms per frame of ingest (pose + tracking + preprocessing + buffers) and present
+  (the annotated frame), and per prediction of infer (both streams, fusion, smoothing), p50 / p95.
 
 Inference runs in its own thread with ``--torch-threads`` (default 1) so capture + pose + drawing keep the other
 core. The last line is ``fps_ratio=R p95_ms=L pred_hz=H mem_growth_mb=M``. Timings depend on the machine's load.
@@ -41,6 +43,7 @@ from rich.table import Table
 from twostream.datasets.sampling import SPAN_QUANTILES, Sampling
 from twostream.fusion.live import LiveConfig, LiveEngine
 from twostream.fusion.live.capture import FrameSource
+from twostream.fusion.live.records import STAGES
 from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.fusion.run import load_run, write_fused_run
 from twostream.pose.backends import PoseConfig
@@ -152,6 +155,9 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler
             ("frames dropped", str(stats.dropped), ""), ("inferences skipped", str(stats.skipped_inferences), ""),
             ("RSS start → end (MB)", f"{sampler.samples[0]:.0f} → {sampler.samples[-1]:.0f}"
              if sampler.samples else "-", ""), ("memory growth (MB)", f"{growth:.1f}", "≈ 0")]
+    rows += [(f"{stage} p50 / p95 (ms{' per prediction' if stage == 'infer' else ' per frame'})",
+              f"{stats.stage_percentile(stage, 50):.1f} / {stats.stage_percentile(stage, 95):.1f}", "")
+             for stage in STAGES]
     for row in rows:
         table.add_row(*row)
     console.print(table)

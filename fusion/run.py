@@ -81,6 +81,11 @@ class RunPredictor:
         self.frame_wise = frozenset(self.backends[role].spec.key for role in self._caches)
         """Input keys whose stream computes features per frame: ``predict_window(..., frames=)`` reuses them."""
 
+    def reset(self) -> None:
+        """Forget the per-frame features of the frames seen so far: a new source starts (its frame indices would
+        otherwise name another video's frames)."""
+        self._caches = {role: FrameFeatureCache(self.backends[role]) for role in self._caches}
+
     @property
     def models(self) -> dict[str, Stream]:
         """Role → torch module of the streams that run in torch (none for an ONNX export)."""

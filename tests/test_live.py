@@ -122,6 +122,8 @@ def test_threaded_run_processes_or_counts_every_frame(tmp_path, make_video):
     assert stats.frames + stats.dropped == 30
     assert stats.predictions >= 1 and stats.predictions + stats.skipped_inferences <= 30
     assert len(stats.latencies_ms) == stats.frames
+    assert len(stats.stage_ms["ingest"]) == len(stats.stage_ms["present"]) == stats.frames  # where time goes
+    assert len(stats.stage_ms["infer"]) == stats.predictions and min(stats.stage_ms["infer"]) > 0
     assert engine.results.peek().fused.shape == (3,)
 
 

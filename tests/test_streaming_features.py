@@ -53,3 +53,26 @@ def test_3d_cnns_keep_the_clip_path():
     assert not is_frame_wise(model)
     with pytest.raises(ValueError, match="no per-frame features"):
         FrameFeatureCache(model)
+
+
+def test_a_second_source_never_reuses_the_first_ones_features(tmp_path, make_video):
+    from twostream.fusion.live import LiveConfig, LiveEngine
+    from twostream.fusion.live.capture import FrameSource
+    from twostream.fusion.run import RunPredictor
+
+    torch.manual_seed(0)
+    model = build("cnn_lstm", num_classes=5, clip_len=4, size=16).eval()
+    videos = [make_video(tmp_path / f"{seed}.avi", num_frames=12, seed=seed) for seed in (1, 2)]
+
+    def last(predictor: RunPredictor, video) -> np.ndarray:
+        results = []
+        engine = LiveEngine(predictor, LiveConfig(stride=3, smooth=1, deterministic=True, frame_step=2),
+                            on_prediction=results.append)
+        with FrameSource(video, realtime=False) as source:
+            engine.run(source)
+        return results[-1].fused
+
+    shared = RunPredictor({"rgb": model}, list("abcde"))
+    first, second = last(shared, videos[0]), last(shared, videos[1])  # the same frame indices, other pictures
+    np.testing.assert_allclose(second, last(RunPredictor({"rgb": model}, list("abcde")), videos[1]), atol=1e-6)
+    assert not np.allclose(first, second)

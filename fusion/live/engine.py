@@ -78,8 +78,9 @@ class LiveEngine:
         """
         if self.config.deterministic and not source.is_file:
             raise ValueError("--deterministic needs a video file source (--source clip.mp4), not a camera or URL")
-        if source.fps != self.fps:
-            self._ingest.configure(source.fps)  # the run's time scale in this source's frames
+        self._ingest.configure(source.fps)  # fresh buffers on the run's time scale in this source's frames
+        if hasattr(self.predictor, "reset"):
+            self.predictor.reset()  # frame indices restart: cached per-frame features belong to the last source
         with self._ingest.pose_estimator():
             if self.config.deterministic:
                 self._run_inline(source, writer, window)
@@ -88,6 +89,12 @@ class LiveEngine:
         if self._worker is not None and self._worker.error is not None:
             raise self._worker.error
         return self.stats
+
+    def _infer_and_publish(self, snap: Snapshot) -> None:
+        start = time.perf_counter()
+        result = self.infer(snap)
+        self.stats.stage_ms["infer"].append((time.perf_counter() - start) * 1e3)
+        self._publish(result)
 
     def _publish(self, result: LivePrediction) -> None:
         self.results.put(result)
@@ -105,7 +112,7 @@ class LiveEngine:
     def _run_threaded(self, source: FrameSource, writer, window) -> None:
         frames: LatestSlot[Frame] = LatestSlot()
         self._capture = capture = CaptureThread(source, frames, self.config.max_frames)
-        self._worker = worker = Worker(self._requests, lambda snap: self._publish(self.infer(snap)))
+        self._worker = worker = Worker(self._requests, self._infer_and_publish)
         capture.start()
         worker.start()
         try:
@@ -129,21 +136,26 @@ class LiveEngine:
 
     def _step(self, frame: Frame, writer, window, *, inline: bool) -> bool:
         """One frame through ingest, (maybe) inference and the outputs; False when the user quits."""
+        start = time.perf_counter()
         landmarks = self.ingest(frame)
+        ingested = time.perf_counter()
         if landmarks is not None:
             self.stats.person_frames = (self.stats.person_frames or 0) + bool(np.any(landmarks))
         if self._schedule.due(frame.index, self.buffer.ready):
             snap = self.buffer.snapshot()
             if inline:
-                self._publish(self.infer(snap))
+                self._infer_and_publish(snap)
             else:
                 self._requests.put(snap)  # the worker takes the newest; an unserved older one is overwritten
+        presenting = time.perf_counter()
         image = self.annotate(frame.image, landmarks)
         if writer is not None:
             self._presenter.write(writer, frame.index, image)
         keep_going = self._presenter.show(window, image, self._pause) if window is not None else True
         self.stats.frames += 1
         now = time.perf_counter()
+        self.stats.stage_ms["ingest"].append((ingested - start) * 1e3)
+        self.stats.stage_ms["present"].append((now - presenting) * 1e3)
         self.stats.frame_times.append(now)
         self.stats.latencies_ms.append((now - frame.timestamp) * 1e3)
         return keep_going

@@ -15,7 +15,8 @@ from twostream.pose.backends import PoseConfig
 
 
 class Predictor(Protocol):
-    """What the engine needs of ``fusion.run.RunPredictor`` (or the ONNX one in ``fusion.export``)."""
+    """What the engine needs of ``fusion.run.RunPredictor`` — the one predictor, over torch or ONNX backends
+    (``predict_persons`` and ``frame_wise`` are used when present; tests stand in with ``predict_window``)."""
 
     classes: list[str]
     specs: dict[str, Any]
@@ -76,6 +77,10 @@ class LivePrediction(NamedTuple):
     persons: tuple[PersonPrediction, ...] = ()  # one per person in view (tracked keypoints); () without pose
 
 
+STAGES = ("ingest", "infer", "present")
+"""The engine's timed stages: pose + preprocessing + buffers, inference on a snapshot, the annotated frame out."""
+
+
 @dataclass
 class LiveStats:
     """Counters and recent timings of a run (bounded: the deques keep the latest samples only)."""
@@ -88,6 +93,8 @@ class LiveStats:
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=4096))  # capture → annotated frame out
     frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
     prediction_times: deque = field(default_factory=lambda: deque(maxlen=20))
+    stage_ms: dict[str, deque] = field(default_factory=lambda: {stage: deque(maxlen=4096) for stage in STAGES})
+    """Wall time of each stage (``STAGES``): per frame for ingest and present, per prediction for infer."""
 
     @staticmethod
     def _rate(times: deque) -> float:
@@ -103,3 +110,8 @@ class LiveStats:
 
     def latency_percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def stage_percentile(self, stage: str, q: float) -> float:
+        """The ``q``-th percentile of ``stage``'s recent wall times in ms (nan before the first)."""
+        times = self.stage_ms[stage]
+        return float(np.percentile(times, q)) if times else float("nan")
