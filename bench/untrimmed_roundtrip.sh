@@ -17,13 +17,12 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 TRAIN=(--clip-len 8 --lr 0.003 --no-flip --val-fraction 0.2 --seed 0 --workers 1)
 step() { echo; echo "== $(date -u +%H:%M:%S) twostream $*"; /usr/bin/time -f "   (%e s)" twostream "$@"; }
 
-step synth "$OUT/untrimmed" --untrimmed "$VIDEOS" --duration "$DURATION" --classes "$CLASSES" --seed 0
-step trim "$OUT/untrimmed/annotations.json" "$OUT/untrimmed/videos" "$OUT/clips" --format avi \
-    --subset training,validation --background background --background-per-video "$BACKGROUND_PER_VIDEO"
-step extract "$OUT/clips" --workers 2
-step train "$OUT/clips" --model cnn_lstm --no-pretrained --epochs "$RGB_EPOCHS" --out "$OUT/runs/rgb" "${TRAIN[@]}"
-step train "$OUT/clips" --model pose_gru --epochs "$POSE_EPOCHS" --out "$OUT/runs/pose" "${TRAIN[@]}"
-step fuse "$OUT/runs/rgb" "$OUT/runs/pose" --out "$OUT/runs/fused"
+# A re-run keeps what is done: the videos, the clips, the keypoint caches and a finished run.
+[ -f "$OUT/untrimmed/annotations.json" ] ||
+    step synth "$OUT/untrimmed" --untrimmed "$VIDEOS" --duration "$DURATION" --classes "$CLASSES" --seed 0
+[ -f "$OUT/clips/trim-report.json" ] ||
+    step trim "$OUT/untrimmed/annotations.json" "$OUT/untrimmed/videos" "$OUT/clips" --format avi \
+        --subset training,validation --background background --background-per-video "$BACKGROUND_PER_VIDEO"
 mapfile -t TEST < <(python - "$OUT/untrimmed" <<'PY'
 import json, sys
 root = sys.argv[1]
@@ -31,6 +30,17 @@ db = json.load(open(f"{root}/annotations.json"))["database"]
 print("\n".join(f"{root}/videos/{vid}.avi" for vid, e in db.items() if e["subset"] == "testing"))
 PY
 )
+# The test videos' keypoints (for timeline) are extracted in the background, one process per video.
+for video in "${TEST[@]}"; do twostream extract "$video" --workers 1 > "$video.extract.log" 2>&1 & done
+# The RGB stream needs no keypoints: it trains while MediaPipe extracts them.
+[ -f "$OUT/runs/rgb/best.pt" ] || { step train "$OUT/clips" --model cnn_lstm --no-pretrained --epochs "$RGB_EPOCHS" \
+    --out "$OUT/runs/rgb" --overwrite "${TRAIN[@]}" > "$OUT/train-rgb.log" 2>&1 & }
+step extract "$OUT/clips" --workers 2
+[ -f "$OUT/runs/pose/best.pt" ] ||
+    step train "$OUT/clips" --model pose_gru --epochs "$POSE_EPOCHS" --out "$OUT/runs/pose" --overwrite "${TRAIN[@]}"
+wait
+tail -n 3 "$OUT/train-rgb.log" 2>/dev/null || true
+step fuse "$OUT/runs/rgb" "$OUT/runs/pose" --out "$OUT/runs/fused"
 step timeline "$OUT/runs/fused" "${TEST[@]}" --out "$OUT/timeline" --gt "$OUT/untrimmed/annotations.json"
 for name in segments.rgb segments.pose segments; do
     step evaluate-detection "$OUT/untrimmed/annotations.json" "$OUT/timeline/$name.json" --subset testing \

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from twostream.errors import TwostreamError
     from twostream.fusion.run import load_run
     from twostream.fusion.timeline.pipeline import (TimelineConfig, detect_video, open_ground_truth,
-                                                    resolve_spans, write_results)
+                                                    resolve_spans, video_ids, write_results)
     from twostream.fusion.timeline.segments import SegmentConfig
     from twostream.paths import check_output_dir
 
@@ -53,12 +53,12 @@ def run(args: argparse.Namespace) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        for path in args.videos:
+        for path, vid in zip(args.videos, video_ids(args.videos, gt)):
             task = bar.add_task(path.name, total=None)
             try:
                 results.append(detect_video(predictor, path, spans, cfg, args.out, gt=gt, annotate=args.video,
                                             on_frame=lambda done, total: bar.update(task, completed=done,
-                                                                                    total=total)))
+                                                                                    total=total), vid=vid))
             except (TwostreamError, OSError, ValueError) as exc:
                 failed.append((path, str(exc)))
                 warn(f"{path}: {exc} (skipped)")

@@ -139,3 +139,10 @@ def test_frame_wise_streams_reuse_features_across_windows_with_the_clip_paths_sc
     assert len(scores[True]) == 20 and log_odds[False].std() > 10 * 2e-5
     np.testing.assert_allclose(log_odds[True], log_odds[False], atol=2e-5)
     assert frames < 0.5 * 4 * 20  # windows 5 frames apart share 3 of their 4 picks
+
+
+def test_video_ids_are_unique_when_stems_collide():
+    from twostream.fusion.timeline.pipeline import video_ids
+
+    paths = [Path("a/x.mp4"), Path("a/x.avi"), Path("b/x.mp4"), Path("c/v_y.avi"), Path("c/z.avi")]
+    assert video_ids(paths, {"y": []}) == ["x.mp4", "x.avi", "x.mp4~2", "y", "z"]

@@ -92,6 +92,19 @@ def video_id(path: Path, known: Mapping[str, object] | None = None) -> str:
     return stem
 
 
+def video_ids(paths: Sequence[Path], known: Mapping[str, object] | None = None) -> list[str]:
+    """``video_id`` of each path, unique: videos whose stems collide (``a.mp4``, ``a.avi``) keep their file
+    names, and a name seen again gets ``~2``, ``~3``, … (their pictures and results would overwrite each other)."""
+    ids = [video_id(Path(p), known) for p in paths]
+    ids = [Path(p).name if ids.count(i) > 1 else i for p, i in zip(paths, ids)]
+    seen: dict[str, int] = {}
+    unique = []
+    for i in ids:
+        seen[i] = seen.get(i, 0) + 1
+        unique.append(i if seen[i] == 1 else f"{i}~{seen[i]}")
+    return unique
+
+
 def _curves(timeline: Timeline, classes: Sequence[str]) -> dict[str, np.ndarray]:
     curves = {"fused": timeline.fused}
     if len(timeline.per_stream) > 1:
@@ -104,11 +117,12 @@ def _curves(timeline: Timeline, classes: Sequence[str]) -> dict[str, np.ndarray]
 
 def detect_video(predictor: RunPredictor, path: str | Path, spans: Mapping[str, float], cfg: TimelineConfig,
                  out: str | Path, *, gt: Mapping[str, list[Detection]] | None = None, annotate: bool = False,
-                 on_frame: Callable[[int, int], None] | None = None) -> VideoDetections:
-    """Score ``path``, extract its segments, write ``out/<id>.timeline.png`` (and ``.mp4`` when ``annotate``)."""
+                 on_frame: Callable[[int, int], None] | None = None, vid: str | None = None) -> VideoDetections:
+    """Score ``path``, extract its segments, write ``out/<id>.timeline.png`` (and ``.mp4`` when ``annotate``);
+    ``vid`` the video's id (default ``video_id``; ``video_ids`` for a list of videos)."""
     started = time.perf_counter()
     path, out = Path(path), Path(out)
-    vid = video_id(path, gt)
+    vid = vid or video_id(path, gt)
     timeline = score_video(predictor, path, spans=spans, hop=cfg.hop, batch_size=cfg.batch_size, on_frame=on_frame,
                            reuse_features=cfg.reuse_features)
     segments = {name: extract_segments(timeline.times, probs, predictor.classes, hop=cfg.hop,
