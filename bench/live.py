@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--pose-model", default="full")
     parser.add_argument("--persons", type=int, default=2)
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="niceness added to the inference thread: > 0 favours capture + pose (Linux)")
     parser.add_argument("--output", type=Path, default=None, help="also write the annotated video here")
     args = parser.parse_args()
     if not args.clip.is_file():
@@ -123,6 +125,7 @@ def main() -> None:
         with FrameSource(args.clip, loop=True, realtime=True) as source:
             config = LiveConfig(stride=args.stride, smooth=args.smooth,
                                 pose=PoseConfig(model=args.pose_model, persons=args.persons),
+                                worker_nice=args.worker_nice,
                                 max_frames=int(args.seconds * source.fps))
             engine = LiveEngine(predictor, config)
             writer = AnnotatedWriter(args.output, source.fps) if args.output else None
@@ -146,7 +149,8 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler
     growth = sampler.growth()
     table = Table(title=f"live: {args.clip.name} at {fps:.1f} fps, {elapsed:.0f} s, {args.rgb_model} {args.size}px×"
                         f"{args.clip_len} + ST-GCN×{args.pose_len} over {args.span_s:g} s, stride {args.stride}, "
-                        f"pose model {args.pose_model} x {args.persons} persons, torch threads {args.torch_threads}")
+                        f"pose model {args.pose_model} x {args.persons} persons, torch threads {args.torch_threads}, "
+                        f"worker nice {args.worker_nice}")
     for column in ("measure", "value", "target"):
         table.add_column(column)
     rows = [("displayed fps / source fps", f"{fps_ratio:.2f}", ">= 0.85"),

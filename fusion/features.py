@@ -23,13 +23,14 @@ __all__ = ["FrameFeatureCache", "is_frame_wise"]
 class FrameFeatureCache:
     """The per-frame features of one frame-wise stream over the latest window; bounded to that window."""
 
-    def __init__(self, backend: StreamBackend | torch.nn.Module):
+    def __init__(self, backend: StreamBackend | torch.nn.Module, chunk: int = 4):
         if isinstance(backend, torch.nn.Module):
             backend = TorchBackend(backend)
         if not backend.frame_wise:
             raise ValueError(f"{type(getattr(backend, 'model', backend)).__name__} has no per-frame features; "
                              "use the clip path")
         self.backend, self.context = backend, backend.frame_context
+        self.chunk = chunk  # frames per backbone call when many are new (the first window: all of them)
         self._features: dict[tuple[int, int | None], np.ndarray] = {}
         self._last: tuple[tuple, np.ndarray] | None = None  # the latest window's keys and logits
         self.computed = 0  # frames that went through the backbone (for tests and the bench)
@@ -47,14 +48,14 @@ class FrameFeatureCache:
         missing = [i for i, key in enumerate(keys) if key not in self._features]
         first = [i for i in missing if keys[i][1] is None]  # no previous frame: the clip's start (or no context)
         rest = [i for i in missing if keys[i][1] is not None]
-        for batch, previous in ((first, None), (rest, [i - 1 for i in rest])):
-            if not batch:
-                continue
-            prev = None if previous is None else clip[previous]  # (M, 3, S, S)
-            f = self.backend.frame_features(clip[batch], prev)  # (M, 3, S, S) -> (M, D)
-            for i, row in zip(batch, f):
-                self._features[keys[i]] = row
-            self.computed += len(batch)
+        for todo, previous in ((first, None), (rest, [i - 1 for i in rest])):
+            for start in range(0, len(todo), self.chunk):  # a few frames at a time: bounded activation memory
+                batch = todo[start:start + self.chunk]
+                prev = None if previous is None else clip[previous[start:start + self.chunk]]  # (M, 3, S, S)
+                f = self.backend.frame_features(clip[batch], prev)  # (M, 3, S, S) -> (M, D)
+                for i, row in zip(batch, f):
+                    self._features[keys[i]] = row.copy()  # not a view that keeps the whole batch alive
+                self.computed += len(batch)
         self._features = {key: self._features[key] for key in keys}  # keep this window's frames only
         feats = np.stack([self._features[key] for key in keys])[None]  # (1, T, D)
         self._last = (tuple(keys), self.backend.head_logits(feats))  # (1, C)

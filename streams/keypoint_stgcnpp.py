@@ -10,8 +10,8 @@ PYSKL's ST-GCN++ (``configs/stgcn++``: ``gcn_adaptive='init'``, ``gcn_with_res=T
   dilations 1, 2, 3, 4, a max-pool over 3 frames and a plain 1×1 — concatenated, then BN, ReLU, 1×1, BN.
 
 PYSKL trains one model per input — joint, bone, joint motion, bone motion — and sums their scores.
-``stream`` picks that input out of ``SkeletonFeatures`` (``"all"``: every channel at once, the default), so
-``pose_stgcnpp_bone`` & co. are the four PYSKL streams and ``bench/skeletons.py``'s ensemble their fusion.
+``stream`` picks that input out of ``SkeletonFeatures`` (``"all"``: every channel at once, the default;
+``build("pose_stgcnpp", stream="bone", ...)``: one PYSKL stream, to be ensembled by averaging softmaxes).
 Widths: PYSKL stacks ten blocks of 64 → 256 channels for 100-frame clips on GPUs; the default here is six
 blocks of 32 → 128 (``channels``), stride 2 where the width grows.
 """
@@ -163,16 +163,10 @@ class PoseSTGCNpp(Stream):
         return pool_persons(self.blocks(f).mean((2, 3)), persons)  # (B, C_last)
 
 
-def _builder(stream: str, doc: str):
-    def make(*, num_classes: int, clip_len: int = 32, layout: str = "mediapipe33",
-             channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128), dropout: float = 0.2,
-             persons: int = 2) -> PoseSTGCNpp:
-        return PoseSTGCNpp(num_classes=num_classes, clip_len=clip_len, layout=get_layout(layout),
-                           channels=tuple(channels), stream=stream, dropout=dropout, persons=persons)
-
-    make.__name__ = make.__qualname__ = "pose_stgcnpp" + ("" if stream == "all" else f"_{stream}")
-    make.__doc__ = doc
-    return register(make)
-
-
-pose_stgcnpp = _builder("all", "ST-GCN++ (PYSKL: learned 3-subset adjacency, multi-scale TCN) on every feature")
+@register
+def pose_stgcnpp(*, num_classes: int, clip_len: int = 32, layout: str = "mediapipe33",
+                 channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128), stream: str = "all", dropout: float = 0.2,
+                 persons: int = 2) -> PoseSTGCNpp:
+    """ST-GCN++ (PYSKL: learned 3-subset adjacency, multi-scale TCN) on one PYSKL stream or every feature."""
+    return PoseSTGCNpp(num_classes=num_classes, clip_len=clip_len, layout=get_layout(layout),
+                       channels=tuple(channels), stream=stream, dropout=dropout, persons=persons)

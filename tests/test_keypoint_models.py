@@ -9,7 +9,7 @@ import torch
 from twostream.pose.skeleton import get_layout, normalise
 from twostream.streams.keypoint import normalised_adjacency
 from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures
-from twostream.streams.keypoint_stgcnpp import MultiScaleTCN, spatial_partition
+from twostream.streams.keypoint_stgcnpp import STREAMS, MultiScaleTCN, spatial_partition
 from twostream.streams.registry import available, build
 
 MODELS = ("pose_gru", "pose_stgcn", "pose_stgcnpp", "pose_transformer")
@@ -123,6 +123,19 @@ def test_spatial_partition_is_identity_inward_outward():
         assert torch.allclose(sums[sums > 0], torch.ones(int((sums > 0).sum())))
     left_knee, left_ankle = 13, 15  # COCO-17: the ankle is farther from the hips, so ankle -> knee is inward
     assert a[1][left_knee, left_ankle] > 0 and a[1][left_ankle, left_knee] == 0
+
+
+@pytest.mark.parametrize("stream", ["joint", "bone", "joint_motion", "bone_motion"])
+def test_stgcnpp_streams_read_their_own_channels(stream):
+    model = build("pose_stgcnpp", num_classes=2, clip_len=6, layout="coco17", channels=(12, 12), stream=stream).eval()
+    assert model.data_bn.num_features == 17 * len(STREAMS[stream])
+    x = random_skeletons(2, 6, 17)
+    still = x[:, :1].expand(2, 6, 17, 4).clone()  # (B, T, V, 4): two different poses, each held for 6 frames
+    with torch.no_grad():
+        a, b = model(still)
+    assert torch.allclose(a, b, atol=1e-5) == stream.endswith("motion")  # motion streams see no pose, only motion
+    with pytest.raises(ValueError, match="stream must be one of"):
+        build("pose_stgcnpp", num_classes=2, layout="coco17", stream="speed")
 
 
 def test_multi_scale_tcn_keeps_width_and_strides_time():

@@ -7,6 +7,9 @@ engine, not a model; ``test_live_offline.py`` runs a real tiny run end to end.
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -272,3 +275,22 @@ def test_a_source_that_stops_mid_run_is_reported_after_a_clean_shutdown(tmp_path
             engine.run(source, writer=writer)
     assert not engine._capture.is_alive()
     assert _count_frames(out) == 5  # every frame read before the failure, in a finished file
+
+
+@pytest.mark.skipif(not hasattr(threading, "get_native_id") or os.name != "posix", reason="per-thread nice: Linux")
+def test_worker_nice_lowers_only_the_inference_threads_priority():
+    from twostream.fusion.live.buffers import LatestSlot
+    from twostream.fusion.live.scheduling import Worker
+
+    seen, requests = [], LatestSlot()
+    worker = Worker(requests, lambda _: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),
+                    nice=3)
+    worker.start()
+    requests.put("snapshot")
+    while not seen:
+        time.sleep(0.01)
+    worker.stop()
+    worker.join()
+    assert seen == [os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 3]
+    with pytest.raises(ValueError, match="worker_nice"):
+        live.LiveConfig(worker_nice=-1)

@@ -112,7 +112,7 @@ class LiveEngine:
     def _run_threaded(self, source: FrameSource, writer, window) -> None:
         frames: LatestSlot[Frame] = LatestSlot()
         self._capture = capture = CaptureThread(source, frames, self.config.max_frames)
-        self._worker = worker = Worker(self._requests, self._infer_and_publish)
+        self._worker = worker = Worker(self._requests, self._infer_and_publish, self.config.worker_nice)
         capture.start()
         worker.start()
         try:

@@ -41,6 +41,9 @@ class LiveConfig:
     """Every frame, in order, inference inline: reproducible (file sources only)."""
     max_frames: int | None = None
     """Stop after this many frames (``None``: until the end, ``q`` or Ctrl-C)."""
+    worker_nice: int = 0
+    """Niceness added to the inference thread (Linux; elsewhere ignored): > 0 lets capture + pose on the frame
+    loop win the CPU when the cores are busy, at the cost of later predictions."""
     pose: PoseConfig = PoseConfig()
     """Pose backend, model and persons tracked (the models see slot 0, the main actor)."""
 
@@ -50,6 +53,8 @@ class LiveConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_hz is not None and self.max_hz <= 0:
             raise ValueError(f"--max-hz must be > 0, got {self.max_hz}")
+        if not 0 <= self.worker_nice <= 19:
+            raise ValueError(f"worker_nice must be in 0..19, got {self.worker_nice}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
 

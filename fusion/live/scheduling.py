@@ -7,6 +7,8 @@ with the previous one makes the loop overwrite (a skipped inference, counted), n
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from typing import Callable, Generic, TypeVar
@@ -42,13 +44,17 @@ class Worker(threading.Thread, Generic[T]):
     """Takes the newest request from ``requests`` and runs ``handle`` on it until ``stop``; the first error ends
     it and is kept in ``error`` for the engine to raise after the shutdown."""
 
-    def __init__(self, requests: LatestSlot[T], handle: Callable[[T], None]):
+    def __init__(self, requests: LatestSlot[T], handle: Callable[[T], None], nice: int = 0):
         super().__init__(name="twostream-inference", daemon=True)
-        self.requests, self.handle = requests, handle
+        self.requests, self.handle, self.nice = requests, handle, nice
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        if self.nice:
+            with contextlib.suppress(AttributeError, OSError):  # per-thread niceness: Linux only
+                tid = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.nice)
         while not self._stop_event.is_set():
             request = self.requests.take(timeout=0.1)
             if request is None:
