@@ -44,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
                           flag="--output")
     device = single_device(args.device)
     predictor = load_run(args.run_dir, device=device)
+    cache = None
+    if args.output is not None:  # first: the whole video's cache then also serves predict_video's frames
+        from twostream.pose.extract import cached_or_extracted
+
+        with console.status(f"keypoints of {args.video.name} (cached, or extracted now) …"):
+            cache = cached_or_extracted(args.video, pose_config(args))
     prediction = predictor.predict_video(args.video, pose=pose_config(args))
     kind = f"fused: {predictor.fusion.name}" if predictor.fusion else next(iter(prediction.per_stream))
     table = Table(title=escape(f"{args.video.name} — {args.run_dir.name} ({kind})"))
@@ -59,23 +65,20 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"{role} stream top-1: {name} ({p:.3f})", highlight=False, markup=False)
     if prediction.pose_detected_fraction is not None:
         console.print(f"person found in {prediction.pose_detected_fraction:.0%} of the pose frames", highlight=False)
-    if args.output is not None:
-        _write_persons(predictor, args, console)
+    if cache is not None:
+        _write_persons(predictor, args, cache, console)
     return 0
 
 
-def _write_persons(predictor, args: argparse.Namespace, console) -> None:
-    """Per-person answers on the whole video's tracked keypoints, printed and drawn into ``--output``."""
+def _write_persons(predictor, args: argparse.Namespace, cache, console) -> None:
+    """Per-person answers on the whole video's tracked keypoints (``cache``), printed and drawn into ``--output``."""
     from twostream.fusion.run import top_classes
     from twostream.pose.draw import write_annotated
-    from twostream.pose.extract import cached_or_extracted
 
-    with console.status(f"keypoints of {args.video.name} (cached, or extracted now) …"):
-        cache = cached_or_extracted(args.video, pose_config(args))
     tracked = (cache.track_ids >= 0).any(axis=0)  # (M,): slots someone held
     labels = {}
     for slot, person in enumerate(predictor.predict_video_persons(args.video, cache)):
-        if slot < len(tracked) and tracked[slot]:
+        if tracked[slot]:
             (name, p), = top_classes(person.fused, predictor.classes, 1)
             labels[slot] = f"{name} {p:.2f}"
             console.print(f"person P{slot}: {name} ({p:.3f})", highlight=False, markup=False)
