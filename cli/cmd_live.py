@@ -8,6 +8,7 @@ from contextlib import ExitStack
 
 from twostream.cli.console import console, warn
 from twostream.cli.pose_args import add_pose_arguments, pose_config
+from twostream.cli.precision_args import add_precision_argument, describe
 from twostream.fusion import live
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.sinks import AnnotatedWriter, PredictionLog, Window, display_available, prediction_record
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
+    add_precision_argument(parser, default="auto")  # live: speed matters
 
 
 def _realtime(args: argparse.Namespace) -> bool:
@@ -81,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     from twostream.fusion.run import load_run
 
-    predictor = load_run(args.run_dir, device=args.device, threads=args.threads)
+    predictor = load_run(args.run_dir, device=args.device, threads=args.threads, precision=args.precision)
+    if describe(predictor):
+        console.print(f"precision: {describe(predictor)}", highlight=False)
     with ExitStack() as stack:
         source = stack.enter_context(FrameSource(args.source, loop=args.loop,
                                                  realtime=_realtime(args)))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from twostream.cli.pose_args import add_pose_arguments, pose_config
+from twostream.cli.precision_args import add_precision_argument
 
 HELP = "Predict the action in one video with a trained or fused run (uniform frames over the whole video)."
 
@@ -15,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file (keypoints: its .pose.npz cache, else MediaPipe now)")
     parser.add_argument("--top", type=int, default=5, help="how many classes to list")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    add_precision_argument(parser, default="fp32")  # one video: the scores evaluation gives
     parser.add_argument("--output", "-o", type=Path, default=None, metavar="VIDEO",
                         help="also write the video with every tracked person's skeleton, id and label (their own "
                              "keypoint answer fused with the scene's) in the person's colour")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output, inputs=[args.video, cache_path_for(args.video)], overwrite=args.overwrite,
                           flag="--output")
     device = single_device(args.device)
-    predictor = load_run(args.run_dir, device=device)
+    predictor = load_run(args.run_dir, device=device, precision=args.precision)
     cache = None
     if args.output is not None:  # first: the whole video's cache then also serves predict_video's frames
         from twostream.pose.extract import cached_or_extracted

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twostream.cli.precision_args import add_precision_argument
+
 HELP = "Untrimmed videos → action segments over time (ActivityNet results JSON), timeline.png, annotated video"
 
 
@@ -25,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", action="store_true", help="also write <id>.timeline.mp4 with the current label")
     parser.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    add_precision_argument(parser, default="auto")  # many windows per video: speed matters
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from twostream.cli.console import console, warn
+    from twostream.cli.precision_args import describe
     from twostream.errors import TwostreamError
     from twostream.fusion.run import load_run
     from twostream.fusion.timeline.pipeline import (TimelineConfig, detect_video, open_ground_truth,
@@ -42,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = TimelineConfig(hop=args.hop, window=args.window, batch_size=args.batch_size,
                          segments=SegmentConfig(args.min_score, args.smooth, args.max_gap, args.min_duration))
     check_output_dir(args.out, inputs=[args.run_dir, *args.videos], flag="--out")
-    predictor = load_run(args.run_dir, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    predictor = load_run(args.run_dir, device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+                         precision=args.precision)
     spans = resolve_spans(args.run_dir, predictor, cfg.window)
     gt = open_ground_truth(args.gt) if args.gt is not None else None
-    console.print(f"{args.run_dir}: streams {', '.join(predictor.backends)}, window "
+    console.print(f"{args.run_dir}: streams {describe(predictor)}, window "
                   + ", ".join(f"{key} {'its sampling record' if spans[key] is None else f'{spans[key]:.2f} s'}"
                               f" × {spec.clip_len} frames" for key, spec in predictor.specs.items())
                   + f", hop {cfg.hop:g} s", highlight=False)

@@ -5,6 +5,12 @@ A backend scores one stream: ``logits(x)`` is the clip path, (B, T, ...) → (B,
 (``frame_wise``: ``cnn_lstm``, ``resnet50_lstm``) also splits into ``frame_features`` (one backbone pass per frame)
 and ``head_logits`` (the temporal head over a window's features), which ``fusion.features.FrameFeatureCache``
 drives. Arrays in and out are NumPy (a torch tensor is taken too), so the caller never cares which it is.
+
+Precision (``resolve_precision``, the one place that decides it): an RGB stream runs in float32 or bfloat16 —
+weights and inputs cast, convolution weights in channels-last order — and always answers float32. ``"auto"`` is
+bf16 where the hardware computes it natively (a CPU with AMX or AVX512-BF16 through oneDNN, a CUDA GPU with bf16),
+fp32 elsewhere. Keypoint streams stay float32: their small graph convolutions gain nothing from bf16 and their
+inputs are coordinates that bf16 would round to three digits.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 from twostream.errors import TwostreamError
 from twostream.streams.base import InputSpec
@@ -22,6 +29,8 @@ from twostream.streams.base import InputSpec
 
 class StreamBackend(Protocol):
     spec: InputSpec
+    precision: str
+    """``"fp32"`` or ``"bf16"``: what the stream computes in (its answers are float32 either way)."""
     frame_wise: bool
     frame_context: int
     """Earlier clip frames one frame's features depend on (1: the motion channel of ``cnn_lstm``), else 0."""
@@ -38,16 +47,59 @@ def is_frame_wise(model: torch.nn.Module) -> bool:
     return callable(getattr(model, "frame_features", None)) and callable(getattr(model, "forward_temporal", None))
 
 
-class TorchBackend:
-    """A stream's torch module (eval mode) on ``device``."""
+PRECISIONS = ("auto", "fp32", "bf16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu"):
+
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU with bf16, or a CPU with AMX tiles or AVX512-BF16
+    (oneDNN runs bf16 convolutions there several times faster than fp32; elsewhere bf16 is emulated, no faster)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return any(getattr(torch.cpu, probe, lambda: False)()
+                   for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return False
+
+
+def resolve_precision(precision: str, device: str | torch.device, key: str = "video") -> str:
+    """``"fp32"`` or ``"bf16"``: the precision a stream reading ``key`` runs in on ``device`` when ``precision``
+    (``"auto"``, ``"fp32"`` or ``"bf16"``) is asked. Keypoint streams are always fp32; ``"auto"`` is bf16 where
+    ``native_bf16``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}; pass --precision auto "
+                         "(bf16 where the hardware has it), fp32 or bf16")
+    if key != "video" or precision == "fp32":
+        return "fp32"
+    return "bf16" if precision == "bf16" or native_bf16(device) else "fp32"
+
+
+def _channels_last(model: nn.Module) -> None:
+    """Convolution weights in channels-last order, the layout oneDNN's fast kernels take (same values)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
+        elif isinstance(module, nn.Conv3d):
+            module.to(memory_format=torch.channels_last_3d)
+
+
+class TorchBackend:
+    """A stream's torch module (eval mode) on ``device``, in the precision ``resolve_precision`` gives (a bf16
+    backend casts the module it is given in place: it owns it)."""
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "fp32"):
         self.model, self.device, self.spec = model.eval(), torch.device(device), model.input_spec
+        self.precision = resolve_precision(precision, self.device, self.spec.key)
+        self.dtype = _DTYPES[self.precision]
+        if self.spec.key == "video":
+            _channels_last(model)
+        model.to(self.dtype)
         self.frame_wise = is_frame_wise(model)
         self.frame_context = int(getattr(model, "frame_context", 0))
 
     def _tensor(self, x: Any) -> torch.Tensor:
-        return torch.as_tensor(x, dtype=torch.float32).to(self.device)
+        return torch.as_tensor(x).to(self.device, self.dtype)
 
     @torch.inference_mode()
     def logits(self, x: Any) -> np.ndarray:
@@ -67,6 +119,8 @@ class TorchBackend:
 
 class OnnxBackend:
     """A stream of an ONNX export: the clip model and, for a frame-wise stream, its backbone and head split."""
+
+    precision = "fp32"  # onnxruntime's CPU sessions run the export's float32 graph
 
     def __init__(self, spec: InputSpec, clip: Any, frames: Any | None = None, head: Any | None = None,
                  frame_context: int = 0):

@@ -28,7 +28,7 @@ import torch
 from scipy.special import softmax
 
 from twostream.errors import CheckpointError
-from twostream.fusion.backends import StreamBackend, TorchBackend
+from twostream.fusion.backends import StreamBackend, TorchBackend, resolve_precision
 from twostream.fusion.features import FrameFeatureCache
 from twostream.fusion.late import mode_from_dict
 from twostream.pose.backends import PoseConfig
@@ -71,10 +71,12 @@ class RunPredictor:
     with their classes and, for a fused run, the fitted fusion mode. ``load_run`` opens any run as one."""
 
     def __init__(self, backends: Mapping[str, StreamBackend | Stream], classes: Sequence[str], fusion: Any = None,
-                 device: str | torch.device = "cpu") -> None:
-        """``backends``: role (``"rgb"`` / ``"pose"``) → backend, or a torch ``Stream`` (run on ``device``)."""
+                 device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+        """``backends``: role (``"rgb"`` / ``"pose"``) → backend, or a torch ``Stream`` (run on ``device`` in
+        ``precision``: ``"auto"``, ``"fp32"`` or ``"bf16"``, see ``fusion.backends.resolve_precision``)."""
         self.backends: dict[str, StreamBackend] = {
-            role: TorchBackend(b, device) if isinstance(b, torch.nn.Module) else b for role, b in backends.items()}
+            role: TorchBackend(b, device, precision) if isinstance(b, torch.nn.Module) else b
+            for role, b in backends.items()}
         self.classes, self.fusion, self.device = tuple(classes), fusion, torch.device(device)
         self.specs: dict[str, InputSpec] = {b.spec.key: b.spec for b in self.backends.values()}
         self._caches = {role: FrameFeatureCache(b) for role, b in self.backends.items() if b.frame_wise}
@@ -236,14 +238,22 @@ def read_fusion(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str | None = None, *,
-             threads: int | None = None) -> RunPredictor:
+             threads: int | None = None, precision: str = "fp32") -> RunPredictor:
     """Open any run, reading each checkpoint once: a single-stream training run (a directory with ``best.pt``, or
     a ``.pt`` file), a fused run (``fusion.json``) or an ONNX export (``export.json``, run by onnxruntime with
-    ``threads`` intra-op threads, default all cores). ``mode`` overrides a fused run's chosen fusion mode."""
+    ``threads`` intra-op threads, default all cores). ``mode`` overrides a fused run's chosen fusion mode.
+
+    ``precision`` (``"auto"``, ``"fp32"``, ``"bf16"``): what a torch RGB stream computes in
+    (``fusion.backends.resolve_precision``); fp32, the default, gives the scores evaluation reports. An ONNX
+    export runs in fp32: ``"bf16"`` is refused there."""
     run_dir = Path(run_dir)
+    resolve_precision(precision, device)  # a bad value fails before any checkpoint is read
     if (run_dir / EXPORT_FILE).is_file():
         from twostream.fusion.export import read_export
 
+        if precision == "bf16":
+            raise ValueError(f"{run_dir} is an ONNX export, which onnxruntime runs in fp32; drop --precision bf16 "
+                             "(or open the training or fused run it was exported from)")
         export = read_export(run_dir, threads)
         fusion = None if export.fusion is None else _fusion_mode(run_dir, mode or export.fusion["mode"],
                                                                 {export.fusion["mode"]: export.fusion["params"]})
@@ -257,9 +267,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", mode: str 
                                       f"POSE_RUN --out {run_dir} --overwrite")
         models = {role: load_model(run_dir / STREAM_FILES[role], expect_classes=classes, device=device)
                   for role in STREAM_FILES}
-        return RunPredictor(models, classes, _fusion_mode(run_dir, mode or record["mode"], record["params"]), device)
+        return RunPredictor(models, classes, _fusion_mode(run_dir, mode or record["mode"], record["params"]), device,
+                            precision)
     run = open_run(run_dir, device=device)
-    return RunPredictor({stream_role(run.model): run.model}, run.classes, None, device)
+    return RunPredictor({stream_role(run.model): run.model}, run.classes, None, device, precision)
 
 
 def _fusion_mode(run_dir: Path, name: str, params: Mapping[str, Any]):

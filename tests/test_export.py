@@ -84,7 +84,8 @@ def test_live_on_a_frame_wise_export_runs_the_split_and_scores_as_torch(tmp_path
     for name in ("run", "onnx"):
         logs[name] = tmp_path / f"{name}.jsonl"
         assert main(["live", str(tmp_path / name), "--source", str(video), "--no-window", "--deterministic",
-                     "--log", str(logs[name]), "--stride", "2", "--smooth", "1", "--frame-step", "2"]) == 0
+                     "--log", str(logs[name]), "--stride", "2", "--smooth", "1", "--frame-step", "2",
+                     "--precision", "fp32"]) == 0  # the export runs fp32: compare like with like
     torch_run, onnx_run = ([json.loads(line) for line in logs[n].read_text().splitlines()] for n in ("run", "onnx"))
     assert len(onnx_run) == len(torch_run) >= 3
     for got, expected in zip(onnx_run, torch_run):

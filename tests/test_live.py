@@ -58,7 +58,7 @@ def _count_frames(path) -> int:
 
 
 def _live(monkeypatch, predictor, *argv) -> int:
-    monkeypatch.setattr(run, "load_run", lambda run_dir, device="cpu", threads=None: predictor)
+    monkeypatch.setattr(run, "load_run", lambda run_dir, device="cpu", **options: predictor)
     return main(["live", "RUN", *argv])
 
 

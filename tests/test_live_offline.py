@@ -61,7 +61,7 @@ def _offline(run_dir: Path, video: Path, records: list[dict]) -> list:
 def _live_log(run_dir: Path, video: Path, tmp_path: Path, *extra: str) -> list[dict]:
     log = tmp_path / "preds.jsonl"
     assert main(["live", str(run_dir), "--source", str(video), "--no-window", "--deterministic", "--smooth", "1",
-                 "--stride", "4", "--log", str(log), *extra]) == 0
+                 "--stride", "4", "--log", str(log), "--precision", "fp32", *extra]) == 0  # exact: as offline
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 

@@ -51,7 +51,7 @@ def live_run(tmp_path_factory):
         pytest.skip(f"{CLIP} not found (shared real clips absent)")
     out = tmp_path_factory.mktemp("live_real") / "annotated.mp4"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "load_run", lambda run_dir, device="cpu", threads=None: _TwoStreamStandIn())
+        patch.setattr(run, "load_run", lambda run_dir, device="cpu", **options: _TwoStreamStandIn())
         code = main(["live", "RUN", "--source", str(CLIP), "--no-window", "--output", str(out),
                      "--max-frames", "30", "--stride", "8"])
     assert code == 0
