@@ -114,21 +114,27 @@ def group_split(items: tuple[VideoItem, ...], fraction: float,
 
     Whole groups move together. When every group carries a UCF101 group number (``_gNN``), the same numbers
     are held out in every class, as UCF101's own test lists do (a held-out actor is unseen in every class, so
-    validation measures what test will); otherwise each class holds out its own groups. A class with a single
-    group stays entirely in ``kept``. Deterministic for a given ``rng`` state; the order of ``items`` is kept.
+    validation measures what test will), except in a class that only held-out sources perform (mocap's runs come
+    from one subject), which holds out its own share instead, so that no class leaves training; otherwise each
+    class holds out its own groups. A class with a single group stays entirely in ``kept``. Deterministic for a
+    given ``rng`` state; the order of ``items`` is kept.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"split fraction must be in [0, 1), got {fraction}")
     numbers = {item.group: group_number(item.group) for item in items}
+    groups_by_class: dict[int, list[str]] = defaultdict(list)
+    for item in items:
+        if item.group not in groups_by_class[item.label]:
+            groups_by_class[item.label].append(item.group)
     if items and None not in numbers.values():
         keys = sorted(set(numbers.values()))
         held_keys = set(_pick(keys, fraction, rng))
         held = {group for group, number in numbers.items() if number in held_keys}
+        for label in sorted(groups_by_class):  # a class only the held-out sources perform would train on nothing:
+            groups = groups_by_class[label]     # it holds out its own share of its groups instead
+            if all(g in held for g in groups):
+                held = (held - set(groups)) | set(_pick(sorted(groups), fraction, rng))
     else:
-        groups_by_class: dict[int, list[str]] = defaultdict(list)
-        for item in items:
-            if item.group not in groups_by_class[item.label]:
-                groups_by_class[item.label].append(item.group)
         held = {g for label in sorted(groups_by_class) for g in _pick(sorted(groups_by_class[label]), fraction, rng)}
     return (tuple(i for i in items if i.group not in held), tuple(i for i in items if i.group in held))
 

@@ -11,7 +11,7 @@ import pytest
 
 from twostream.cli.main import main
 from twostream.datasets.folder import VideoItem
-from twostream.datasets.splits import fold_split
+from twostream.datasets.splits import fold_split, group_split
 from twostream.streams.base import InputSpec
 from twostream.streams.keypoint_data import build_keypoint_datasets
 
@@ -79,3 +79,16 @@ def test_cli_folds_on_a_pickle_reports_mean_and_std(tmp_path, capsys):
     assert "2-fold cross-validation: accuracy" in capsys.readouterr().out
     assert main(["train", str(path), "--model", "pose_gru", "--train-split", "train", "--test-split", "test",
                  "--folds", "1", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_validation_by_subject_never_takes_a_class_out_of_training():
+    """CMU mocap's runs come from one training subject: holding that subject out must not leave training with
+    no run at all (the keypoint models then scored 0 runs on test)."""
+    items = tuple(VideoItem(Path(f"{c}/{c}_g{g:02d}_{i}"), label, f"{c}/{c}_g{g:02d}_{i}", f"{label}/subject_g{g:02d}")
+                  for label, c, subjects in ((0, "walk", (1, 2, 3, 4)), (1, "run", (1,)), (2, "jump", (2,)))
+                  for g in subjects for i in range(3))
+    for seed in range(6):  # whichever subject is held out
+        kept, held = group_split(items, 0.25, np.random.default_rng(seed))
+        assert {i.label for i in kept} == {0, 1, 2}
+        assert held and {i.label for i in held} == {0}  # a one-subject class stays in training
+        assert len({i.group.split("/")[1] for i in held}) == 1  # walk still loses one whole subject
