@@ -3,6 +3,7 @@
     .venv/bin/python bench/live.py [--clip CLIP] [--seconds 120] [--rgb-model r3d_18] [--size 112] [--stride 8]
                                    [--pose-model full] [--persons 2]
     .venv/bin/python bench/live.py --rgb-model resnet50_lstm --size 224      # the seed's live model, streaming
+    .venv/bin/python bench/live.py --precision fp32                          # as before bf16 (default: auto)
 
 A fused run of two random-init streams (``--rgb-model`` at ``--size`` px × 16 frames, ST-GCN on MediaPipe-33,
 fixed 1:1 fusion — weights do not change the cost) is written to a temp folder and played live on ``--clip``
@@ -20,7 +21,7 @@ frame's features once and run only the LSTM per prediction. Reported:
   (the annotated frame), and per prediction of infer (both streams, fusion, smoothing), p50 / p95.
 
 Inference runs in its own thread with ``--torch-threads`` (default 1) so capture + pose + drawing keep the other
-core. The last line is ``fps_ratio=R p95_ms=L pred_hz=H mem_growth_mb=M``. Timings depend on the machine's load.
+core, in ``--precision`` (default auto, as ``twostream live``: the RGB stream in bf16 on a CPU with AMX). The last line is ``fps_ratio=R p95_ms=L pred_hz=H mem_growth_mb=M``. Timings depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from twostream.datasets.sampling import SPAN_QUANTILES, Sampling
+from twostream.fusion.backends import PRECISIONS
 from twostream.fusion.live import LiveConfig, LiveEngine
 from twostream.fusion.live.capture import FrameSource
 from twostream.fusion.live.records import STAGES
@@ -109,6 +111,8 @@ def main() -> None:
     parser.add_argument("--pose-model", default="full")
     parser.add_argument("--persons", type=int, default=2)
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="the RGB stream's precision, as `twostream live --precision` (auto: bf16 on AMX)")
     parser.add_argument("--worker-nice", type=int, default=0,
                         help="niceness added to the inference thread: > 0 favours capture + pose (Linux)")
     parser.add_argument("--output", type=Path, default=None, help="also write the annotated video here")
@@ -118,7 +122,8 @@ def main() -> None:
     torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp:
         predictor = load_run(_write_run(Path(tmp), args.rgb_model, args.clip_len, args.size, args.pose_len,
-                                        args.span_s))
+                                        args.span_s), precision=args.precision)
+        args.precision = predictor.backends["rgb"].precision  # what auto resolved to, for the table
         if args.stride is None:
             args.stride = 5 if predictor.backends["rgb"].frame_wise else 8
         sampler = _MemorySampler()
@@ -148,7 +153,7 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler
     pred_hz = stats.predictions / elapsed
     growth = sampler.growth()
     table = Table(title=f"live: {args.clip.name} at {fps:.1f} fps, {elapsed:.0f} s, {args.rgb_model} {args.size}px×"
-                        f"{args.clip_len} + ST-GCN×{args.pose_len} over {args.span_s:g} s, stride {args.stride}, "
+                        f"{args.clip_len} ({args.precision}) + ST-GCN×{args.pose_len} over {args.span_s:g} s, stride {args.stride}, "
                         f"pose model {args.pose_model} x {args.persons} persons, torch threads {args.torch_threads}, "
                         f"worker nice {args.worker_nice}")
     for column in ("measure", "value", "target"):
