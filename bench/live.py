@@ -14,8 +14,10 @@ frame's features once and run only the LSTM per prediction. Reported:
 
 * fps_ratio: displayed frames/s over the source's fps (target >= 0.85);
 * latency p50 / p95: capture of a frame → its annotated frame out (target p95 <= 150 ms);
-* pred_hz: predictions per second (target >= 2 for 3D CNNs at stride 8, >= 5 for frame-wise models at their
-  default stride 5); dropped frames; skipped inferences;
+* pred_hz: predictions per second once the first window is full — the window's fill time (``--span-s`` of
+  source, 7 s by default) is a start-up delay, shown on its own row, not a rate (target >= 2 for 3D CNNs at
+  stride 8, >= 5 for frame-wise models at their default stride 5: at most 30 / stride); dropped frames; skipped
+  inferences;
 * mem_growth_mb: resident memory, mean of the last quarter of the samples minus the second quarter (flat ≈ 0);
 * where the time goes: wall ms per frame of ingest (pose + tracking + preprocessing + buffers) and present
   (the annotated frame), and per prediction of infer (both streams, fusion, smoothing), p50 / p95.
@@ -132,7 +134,8 @@ def main() -> None:
                                 pose=PoseConfig(model=args.pose_model, persons=args.persons),
                                 worker_nice=args.worker_nice,
                                 max_frames=int(args.seconds * source.fps))
-            engine = LiveEngine(predictor, config)
+            first: list[float] = []  # when the first window was full and scored
+            engine = LiveEngine(predictor, config, on_prediction=lambda _: first or first.append(time.perf_counter()))
             writer = AnnotatedWriter(args.output, source.fps) if args.output else None
             sampler.start()
             start = time.perf_counter()
@@ -141,16 +144,17 @@ def main() -> None:
             finally:
                 if writer is not None:
                     writer.close()
-            elapsed = time.perf_counter() - start
+            end = time.perf_counter()
             sampler.done.set()
             fps = source.fps
-    _report(args, stats, elapsed, fps, sampler)
+    _report(args, stats, end - start, (first[0] - start) if first else float("nan"), fps, sampler)
 
 
-def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler: _MemorySampler) -> None:
+def _report(args: argparse.Namespace, stats, elapsed: float, fill_s: float, fps: float,
+            sampler: _MemorySampler) -> None:
     fps_ratio = stats.frames / elapsed / fps
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
-    pred_hz = stats.predictions / elapsed
+    pred_hz = (stats.predictions - 1) / (elapsed - fill_s) if stats.predictions > 1 else 0.0  # once windows are full
     growth = sampler.growth()
     table = Table(title=f"live: {args.clip.name} at {fps:.1f} fps, {elapsed:.0f} s, {args.rgb_model} {args.size}px×"
                         f"{args.clip_len} ({args.precision}) + ST-GCN×{args.pose_len} over {args.span_s:g} s, stride {args.stride}, "
@@ -160,7 +164,10 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fps: float, sampler
         table.add_column(column)
     rows = [("displayed fps / source fps", f"{fps_ratio:.2f}", ">= 0.85"),
             ("latency p50 (ms)", f"{p50:.0f}", ""), ("latency p95 (ms)", f"{p95:.0f}", "<= 150"),
-            ("predictions / s", f"{pred_hz:.2f}", ">= 5" if args.stride <= 6 else ">= 2"), ("frames shown", str(stats.frames), ""),
+            ("predictions / s (once the first window is full)", f"{pred_hz:.2f}", ">= 5" if args.stride <= 6 else ">= 2"),
+            ("first prediction after (s: the window fills)", f"{fill_s:.1f}", ""),
+            ("predictions / s over the whole run", f"{stats.predictions / elapsed:.2f}", ""),
+            ("frames shown", str(stats.frames), ""),
             ("frames dropped", str(stats.dropped), ""), ("inferences skipped", str(stats.skipped_inferences), ""),
             ("RSS start → end (MB)", f"{sampler.samples[0]:.0f} → {sampler.samples[-1]:.0f}"
              if sampler.samples else "-", ""), ("memory growth (MB)", f"{growth:.1f}", "≈ 0")]

@@ -3,16 +3,17 @@
 window and the video file) and a JSON-lines log (``on_prediction``).
 
 Each stage is its own module (``ingest``, ``scheduling``, ``inference``, ``presentation``); this one wires them.
-Threaded (a camera, a stream, a file played in real time): capture, the per-frame work and inference run in
-three threads that hand over through single-value ``LatestSlot``s, so a slow stage makes the one before it drop
-(counted), never queue. ``deterministic`` (files only): every frame in order, inference inline on exactly every
+Threaded (a camera, a stream, a file played in real time): capture, ingest (pose + buffers), inference and
+presentation (this thread: a window must be drawn from the main thread) run in four threads that hand over
+through single-value ``LatestSlot``s, so a slow stage makes the one before it drop (counted), never queue, and
+drawing one frame overlaps pose on the next. ``deterministic`` (files only): every frame in order, inference inline on exactly every
 ``stride``-th frame, so the logged scores are reproducible and equal the offline prediction on the same frames.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -23,6 +24,12 @@ from twostream.fusion.live.ingest import Ingest
 from twostream.fusion.live.presentation import Presenter
 from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
 from twostream.fusion.live.scheduling import Schedule, Worker
+
+
+class _Ingested(NamedTuple):
+    frame: Frame
+    landmarks: np.ndarray | None  # (M, 33, 4) tracked persons, or None without a pose stream
+    ingest_ms: float
 
 
 class LiveEngine:
@@ -106,47 +113,58 @@ class LiveEngine:
     def _run_inline(self, source: FrameSource, writer, window) -> None:
         while self.config.max_frames is None or self.stats.frames < self.config.max_frames:
             frame = source.read()
-            if frame is None or not self._step(frame, writer, window, inline=True):
+            if frame is None or not self._present(self._ingest_frame(frame, inline=True), writer, window):
                 break
 
     def _run_threaded(self, source: FrameSource, writer, window) -> None:
         frames: LatestSlot[Frame] = LatestSlot()
+        ingested: LatestSlot[_Ingested] = LatestSlot()
         self._capture = capture = CaptureThread(source, frames, self.config.max_frames)
+        ingest = Worker(frames, lambda frame: self._ingest_frame(frame, inline=False), outputs=ingested,
+                        upstream_done=capture.finished, lossless=capture.lossless, name="twostream-ingest")
         self._worker = worker = Worker(self._requests, self._infer_and_publish, self.config.worker_nice)
-        capture.start()
-        worker.start()
-        try:
-            while worker.error is None:
-                frame = frames.take(timeout=0.1)
-                if frame is None and capture.finished.is_set():
-                    frame = frames.take(timeout=0)  # one last frame may have landed just before it finished
-                    if frame is None:
+        threads = (capture, ingest, worker)
+        for thread in threads:
+            thread.start()
+        try:  # this thread presents: drawing frame n overlaps pose on frame n + 1
+            while worker.error is None and ingest.error is None:
+                item = ingested.take(timeout=0.1)
+                if item is None and ingest.finished.is_set():
+                    item = ingested.take(timeout=0)  # one last frame may have landed just before it finished
+                    if item is None:
                         break
-                if frame is not None and not self._step(frame, writer, window, inline=False):
+                if item is not None and not self._present(item, writer, window):
                     break
         finally:
-            capture.stop()
-            worker.stop()
-            capture.join()
-            worker.join()
-            self.stats.dropped = frames.overwritten
+            for thread in threads:
+                thread.stop()
+            for thread in threads:
+                thread.join()
+            self.stats.dropped = frames.overwritten + ingested.overwritten
             self.stats.skipped_inferences = self._requests.overwritten
-        if capture.error is not None:
-            raise capture.error
+        for thread in (capture, ingest):
+            if thread.error is not None:
+                raise thread.error
 
-    def _step(self, frame: Frame, writer, window, *, inline: bool) -> bool:
-        """One frame through ingest, (maybe) inference and the outputs; False when the user quits."""
+    def _ingest_frame(self, frame: Frame, *, inline: bool) -> _Ingested:
+        """Pose + preprocessing of one frame into the buffers and, when a window is due, its inference (inline) or
+        its request to the worker."""
         start = time.perf_counter()
         landmarks = self.ingest(frame)
-        ingested = time.perf_counter()
-        if landmarks is not None:
-            self.stats.person_frames = (self.stats.person_frames or 0) + bool(np.any(landmarks))
+        ingest_ms = (time.perf_counter() - start) * 1e3
         if self._schedule.due(frame.index, self.buffer.ready):
             snap = self.buffer.snapshot()
             if inline:
                 self._infer_and_publish(snap)
             else:
                 self._requests.put(snap)  # the worker takes the newest; an unserved older one is overwritten
+        return _Ingested(frame, landmarks, ingest_ms)
+
+    def _present(self, item: _Ingested, writer, window) -> bool:
+        """One ingested frame's annotated canvas out to ``writer`` / ``window``; False when the user quits."""
+        frame, landmarks = item.frame, item.landmarks
+        if landmarks is not None:
+            self.stats.person_frames = (self.stats.person_frames or 0) + bool(np.any(landmarks))
         presenting = time.perf_counter()
         image = self.annotate(frame.image, landmarks)
         if writer is not None:
@@ -154,7 +172,7 @@ class LiveEngine:
         keep_going = self._presenter.show(window, image, self._pause) if window is not None else True
         self.stats.frames += 1
         now = time.perf_counter()
-        self.stats.stage_ms["ingest"].append((ingested - start) * 1e3)
+        self.stats.stage_ms["ingest"].append(item.ingest_ms)
         self.stats.stage_ms["present"].append((now - presenting) * 1e3)
         self.stats.frame_times.append(now)
         self.stats.latencies_ms.append((now - frame.timestamp) * 1e3)

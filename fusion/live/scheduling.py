@@ -1,5 +1,6 @@
 """Scheduling, the live engine's second stage: when a window is due for inference (every ``stride`` frames once
-the buffers are full, at most ``max_hz``), and the worker thread that runs inference off the frame loop.
+the buffers are full, at most ``max_hz``), and the worker threads that run stages off the frame loop (inference;
+ingest, so that pose on one frame overlaps drawing the previous one).
 
 The frame loop hands the worker the newest snapshot through a single-value ``LatestSlot``: a worker still busy
 with the previous one makes the loop overwrite (a skipped inference, counted), never queue.
@@ -42,12 +43,21 @@ class Schedule:
 
 class Worker(threading.Thread, Generic[T]):
     """Takes the newest request from ``requests`` and runs ``handle`` on it until ``stop``; the first error ends
-    it and is kept in ``error`` for the engine to raise after the shutdown."""
+    it and is kept in ``error`` for the engine to raise after the shutdown.
 
-    def __init__(self, requests: LatestSlot[T], handle: Callable[[T], None], nice: int = 0):
-        super().__init__(name="twostream-inference", daemon=True)
+    A pipeline stage (``outputs``): each result of ``handle`` goes on into ``outputs`` (``lossless``: once the
+    previous one was taken, as a file read as fast as possible drops nothing), and the stage ends by itself —
+    ``finished`` set — when its producer is ``upstream_done`` and no request is left.
+    """
+
+    def __init__(self, requests: LatestSlot[T], handle: Callable[[T], object], nice: int = 0, *,
+                 outputs: LatestSlot | None = None, upstream_done: threading.Event | None = None,
+                 lossless: bool = False, name: str = "twostream-inference"):
+        super().__init__(name=name, daemon=True)
         self.requests, self.handle, self.nice = requests, handle, nice
+        self.outputs, self.upstream_done, self.lossless = outputs, upstream_done, lossless
         self.error: BaseException | None = None
+        self.finished = threading.Event()
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -55,15 +65,29 @@ class Worker(threading.Thread, Generic[T]):
             with contextlib.suppress(AttributeError, OSError):  # per-thread niceness: Linux only
                 tid = threading.get_native_id()
                 os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.nice)
-        while not self._stop_event.is_set():
-            request = self.requests.take(timeout=0.1)
-            if request is None:
-                continue
-            try:
-                self.handle(request)
-            except BaseException as exc:  # reported by the engine after the shutdown
-                self.error = exc
+        try:
+            while not self._stop_event.is_set():
+                request = self.requests.take(timeout=0.1)
+                if request is None and self.upstream_done is not None and self.upstream_done.is_set():
+                    request = self.requests.take(timeout=0)  # one last request may have landed just before
+                    if request is None:
+                        return
+                if request is not None:
+                    self._pass_on(self.handle(request))
+        except BaseException as exc:  # reported by the engine after the shutdown
+            self.error = exc
+        finally:
+            self.finished.set()
+            if self.outputs is not None:
+                self.outputs.wake()
+
+    def _pass_on(self, result: object) -> None:
+        if self.outputs is None:
+            return
+        while self.lossless and not self.outputs.wait_taken(0.1):
+            if self._stop_event.is_set():
                 return
+        self.outputs.put(result)
 
     def stop(self) -> None:
         self._stop_event.set()
