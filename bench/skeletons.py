@@ -1,6 +1,6 @@
 """Keypoint streams against a 20-line tree baseline on real and drawn human motion.
 
-    python bench/skeletons.py [--epochs 30] [--sets mocap_xsub,mocap_no_exercise,cartoon] [--models pose_gru,...]
+    python bench/skeletons.py [--epochs 30] [--sets mocap_xsub,mocap_no_exercise,cartoon] [--models pose_stgcnpp,...]
 
 Every registered keypoint model, trained with the DEFAULT recipe (``TrainConfig`` defaults, the same for every
 set), and the mean of their softmaxes (``ensemble``) are scored on the test split of each set next to ExtraTrees
@@ -10,10 +10,14 @@ set), and the mean of their softmaxes (``ensemble``) are scored on the test spli
 * ``mocap_no_exercise``: the same without its five exercise classes (walk, run, jump, dance: 4 classes);
 * ``cartoon``: a fresh ``twostream synth`` set, its drawn joints as COCO-17 (no MediaPipe), UCF101 split 1.
 
-The ``pose_gru train acc`` column is the trained default model on its own training sequences without augmentation
-(whether the default recipe fits). Training runs on one CPU thread. The last line is
-``best_over_trees=R default_over_trees=D`` on ``mocap_xsub`` (``default`` = ``pose_gru``, the model
-``twostream quickstart`` trains). Data from mocap.cs.cmu.edu (created with funding from NSF EIA-0196217).
+Each set's second row (``+ detector noise``) scores the same trained models and trees on the test sequences
+through what a video pose detector does to clean keypoints (``detector_noise``: MediaPipe's jitter and lost
+frames and joints as measured on the shared clips) — a stand-in for mocap-trained models on extracted keypoints.
+The ``... train acc`` column is the trained default model on its own training sequences without augmentation
+(whether the default recipe fits). Models train on the whole training list (no validation carved out, as the
+trees), on one CPU thread. The last line is
+``best_over_trees=R default_over_trees=D`` on ``mocap_xsub`` (``default`` = ``DEFAULT_KEYPOINT_MODEL``, the
+model ``twostream quickstart`` trains). Data from mocap.cs.cmu.edu (created with funding from NSF EIA-0196217).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pickle
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +37,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.ensemble import ExtraTreesClassifier
 
+from twostream.cli.cmd_quickstart import DEFAULT_KEYPOINT_MODEL
+from twostream.datasets.skeleton_aug import Compose, DetectorNoise, JointDropout
+from twostream.datasets.skeletons import AugmentedKeypoints
 from twostream.pose.pickle_io import load_skeleton_pickle, safe_load
 from twostream.pose.skeleton import COCO_17
 from twostream.streams import distributed as D
@@ -39,36 +47,56 @@ from twostream.streams.data import build_datasets
 from twostream.streams.registry import available, build
 from twostream.streams.training import TrainConfig, evaluate, fit, loader_for
 
-DEFAULT_MODEL = "pose_gru"
 EXERCISES = ("jumping_jacks", "squat", "knee_raise", "arm_circle", "side_twist")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+NOISE_SEED = 123
 
 
 def pose_statistics(keypoints: np.ndarray) -> np.ndarray:
     """The tree baseline's features of one (T, M, V, 4) sequence (main actor, every frame):
     mean and std of hip-centred, torso-scaled joints, mean |frame difference| of them, raw whole-body motion,
-    hip trajectory spread and step, body scale and its change."""
+    hip trajectory spread and step, body scale and its change. A joint the detector lost (all zeros) is left
+    out of every statistic rather than read as a point at the frame's corner (NaN-aware reductions; a
+    statistic nothing supports is 0)."""
     kp = keypoints[:, 0]  # (L, V, 4)
-    xy = kp[..., :2]
-    hips = xy[:, list(COCO_17.centre)].mean(1, keepdims=True)  # (L, 1, 2)
-    torso = np.linalg.norm(xy[:, list(COCO_17.torso[0])].mean(1) - hips[:, 0], axis=-1)  # (L,)
-    scale = max(float(torso.mean()), 1e-6)
-    rel = (xy - hips) / scale  # (L, V, 2)
-    diff = np.abs(np.diff(rel, axis=0)).mean(0)  # (V, 2)
-    raw = np.abs(np.diff(xy, axis=0)).mean((0, 1)) / scale  # (2,)
-    path = hips[:, 0] / scale  # (L, 2)
-    step = np.abs(np.diff(path, axis=0)).mean(0)  # (2,)
-    return np.concatenate([rel.mean(0).ravel(), rel.std(0).ravel(), diff.ravel(), raw, path.std(0), step,
-                           [torso.std() / scale, torso.min() / scale]]).astype(np.float32)
+    xy = np.where(np.any(kp != 0, axis=-1, keepdims=True), kp[..., :2], np.nan)  # (L, V, 2), NaN = lost
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: statistics nothing supports
+        hips = np.nanmean(xy[:, list(COCO_17.centre)], 1, keepdims=True)  # (L, 1, 2)
+        torso = np.linalg.norm(np.nanmean(xy[:, list(COCO_17.torso[0])], 1) - hips[:, 0], axis=-1)  # (L,)
+        scale = float(np.nanmean(torso)) if np.isfinite(torso).any() else 1.0
+        scale = max(scale, 1e-6)
+        rel = (xy - hips) / scale  # (L, V, 2)
+        diff = np.nanmean(np.abs(np.diff(rel, axis=0)), 0)  # (V, 2)
+        raw = np.nanmean(np.abs(np.diff(xy, axis=0)), (0, 1)) / scale  # (2,)
+        path = hips[:, 0] / scale  # (L, 2)
+        step = np.nanmean(np.abs(np.diff(path, axis=0)), 0)  # (2,)
+        stats = np.concatenate([np.nanmean(rel, 0).ravel(), np.nanstd(rel, 0).ravel(), diff.ravel(), raw,
+                                np.nanstd(path, 0), step, [np.nanstd(torso) / scale, np.nanmin(torso) / scale]])
+    return np.nan_to_num(stats, nan=0.0).astype(np.float32)
 
 
-def trees(train: list, test: list, seed: int) -> tuple[float, float]:
-    """ExtraTrees on ``pose_statistics``: (test accuracy, seconds). ``train``/``test``: (keypoints, label)."""
+def detector_noise() -> Compose:
+    """What a video pose detector does to clean mocap, at the sizes MediaPipe showed on the shared clips
+    (``bench/jitter.py``, ``bench/extract.py --detection``): joint jitter, lost frames, lost joints."""
+    return Compose((DetectorNoise(), JointDropout()))
+
+
+def trees(train: list, test: list, seed: int) -> tuple[float, float, float]:
+    """ExtraTrees on ``pose_statistics``: (test accuracy, accuracy on the test sequences through
+    ``detector_noise`` — trees fitted on the training sequences plus a noisy copy of each, as the neural models'
+    augmentation adds the same noise —, seconds). ``train``/``test``: (keypoints, label)."""
     start = time.perf_counter()
-    x, y = np.stack([pose_statistics(k) for k, _ in train]), np.array([label for _, label in train])
-    model = ExtraTreesClassifier(500, random_state=seed, n_jobs=2).fit(x, y)
-    pred = model.predict(np.stack([pose_statistics(k) for k, _ in test]))
-    return float((pred == np.array([label for _, label in test])).mean()), time.perf_counter() - start
+    noise, rng = detector_noise(), np.random.default_rng(NOISE_SEED)
+    labels = np.array([label for _, label in test])
+    clean, scores = [k for k, _ in train], []
+    for fit_on, test_on in ((clean, [k for k, _ in test]),
+                            (clean + [noise(k, rng) for k in clean], [noise(k, rng) for k, _ in test])):
+        y = np.array([label for _, label in train] * (len(fit_on) // len(train)))
+        x = np.stack([pose_statistics(k) for k in fit_on])
+        model = ExtraTreesClassifier(500, random_state=seed, n_jobs=2).fit(x, y)
+        scores.append(float((model.predict(np.stack([pose_statistics(k) for k in test_on])) == labels).mean()))
+    return scores[0], scores[1], time.perf_counter() - start
 
 
 def keypoint_models() -> list[str]:
@@ -76,10 +104,10 @@ def keypoint_models() -> list[str]:
 
 
 def train_model(name: str, pkl: Path, epochs: int, seed: int,
-                out: Path) -> tuple[np.ndarray, np.ndarray, float, float]:
+                out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """Train ``name`` on the pickle's whole ``train`` list (no validation carved out, as the trees) with the
-    default recipe for its epochs: (test probs, labels, seconds, train accuracy — the trained model on the
-    training sequences without augmentation)."""
+    default recipe for its epochs: (test probs, test probs through ``detector_noise``, labels, seconds, train
+    accuracy — the trained model on the training sequences without augmentation)."""
     layout = load_skeleton_pickle(pkl).layout
     spec = build(name, num_classes=2, layout=layout, persons=1).input_spec
     data = build_datasets(pkl, spec, train_split="train", test_split="test", seed=seed, val_fraction=0.0)
@@ -92,9 +120,12 @@ def train_model(name: str, pkl: Path, epochs: int, seed: int,
     seconds = time.perf_counter() - start
     env = D.DistEnv(0, 1, 0)
     result = evaluate(model, loader_for(data.test, cfg, env=env, epoch=0, train=False), "cpu")
+    noisy_test = AugmentedKeypoints(data.test, detector_noise(), persons=1, seed=NOISE_SEED)
+    noisy = evaluate(model, loader_for(noisy_test, cfg, env=env, epoch=0, train=False), "cpu")
     plain = build_datasets(pkl, spec, train_split="train", test_split="train", seed=seed).test  # no augmentation
     fitted = evaluate(model, loader_for(plain, cfg, env=env, epoch=0, train=False), "cpu")
-    return result.probs, result.labels, seconds, float((fitted.probs.argmax(1) == fitted.labels).mean())
+    return (result.probs, noisy.probs, result.labels, seconds,
+            float((fitted.probs.argmax(1) == fitted.labels).mean()))
 
 
 def write_pickle(path: Path, annotations: list[dict], train: list[str], test: list[str], classes) -> Path:
@@ -150,8 +181,8 @@ def main() -> int:
     models = args.models.split(",") if args.models else keypoint_models()
     table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {args.epochs} epochs, "
                         "default recipe)")
-    for column in ("set", "classes", "train / test", "trees", *models, "ensemble", f"{DEFAULT_MODEL} train acc",
-                   "train s"):
+    for column in ("set", "classes", "train / test", "trees", *models, "ensemble",
+                   f"{DEFAULT_KEYPOINT_MODEL} train acc", "train s"):
         table.add_column(column, justify="right")
     ratios = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,21 +196,26 @@ def main() -> int:
             skel = load_skeleton_pickle(pkl)
             records = {r.name: (r.keypoints, r.label) for r in skel.annotations}
             train, test = [records[n] for n in skel.splits["train"]], [records[n] for n in skel.splits["test"]]
-            tree_acc, tree_s = trees(train, test, args.seed)
-            accs, probs, seconds, fitted = {}, [], {}, {}
+            tree_acc, tree_noisy, tree_s = trees(train, test, args.seed)
+            accs, noisy, probs, noisy_probs, seconds, fitted = {}, {}, [], [], {}, {}
             for model in models:
-                p, labels, seconds[model], fitted[model] = train_model(model, pkl, args.epochs, args.seed,
-                                                                       tmp / name)
-                accs[model] = float((p.argmax(1) == labels).mean())
+                p, q, labels, seconds[model], fitted[model] = train_model(model, pkl, args.epochs, args.seed,
+                                                                          tmp / name)
+                accs[model], noisy[model] = (float((x.argmax(1) == labels).mean()) for x in (p, q))
                 probs.append(p)
-                console.print(f"{name} {model}: {accs[model]:.3f} (train {fitted[model]:.3f}, {seconds[model]:.0f} s)",
-                              highlight=False)
+                noisy_probs.append(q)
+                console.print(f"{name} {model}: {accs[model]:.3f}, with detector noise {noisy[model]:.3f} "
+                              f"(train {fitted[model]:.3f}, {seconds[model]:.0f} s)", highlight=False)
             accs["ensemble"] = float((np.mean(probs, 0).argmax(1) == labels).mean())
+            noisy["ensemble"] = float((np.mean(noisy_probs, 0).argmax(1) == labels).mean())
             table.add_row(name, str(len(skel.classes)), f"{len(train)} / {len(test)}", f"{tree_acc:.3f}",
                           *(f"{accs[m]:.3f}" for m in (*models, "ensemble")),
-                          f"{fitted.get(DEFAULT_MODEL, np.nan):.3f}",
+                          f"{fitted.get(DEFAULT_KEYPOINT_MODEL, np.nan):.3f}",
                           " / ".join(f"{seconds[m]:.0f}" for m in models) + f" (trees {tree_s:.0f})")
-            ratios[name] = (max(accs.values()) / tree_acc, accs.get(DEFAULT_MODEL, float("nan")) / tree_acc)
+            table.add_row("  + detector noise", "", "", f"{tree_noisy:.3f}",
+                          *(f"{noisy[m]:.3f}" for m in (*models, "ensemble")), "", "")
+            default = accs.get(DEFAULT_KEYPOINT_MODEL, float("nan"))
+            ratios[name] = (max(accs.values()) / tree_acc, default / tree_acc)
     console.print(table)
     console.print("Data: mocap.cs.cmu.edu (the database was created with funding from NSF EIA-0196217). "
                   "Timings on a shared CPU are noisy.", highlight=False)

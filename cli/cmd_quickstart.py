@@ -17,6 +17,10 @@ from twostream.cli.pose_args import add_pose_arguments
 from twostream.errors import TwostreamError
 from twostream.paths import check_output_file
 
+DEFAULT_KEYPOINT_MODEL = "pose_stgcnpp"
+"""The keypoint architecture the quickstart trains and ``bench/skeletons.py`` holds to the tree baseline: the
+strongest on CMU mocap cross-subject and on the cartoon quickstart (README, Benchmarks)."""
+
 HELP = "run every stage on a small generated cartoon dataset (synth → extract → train → fuse → evaluate → live)"
 
 
@@ -30,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clips per cartoon actor and class (1: every clip a new actor, which the RGB stream "
                              "needs to learn motion rather than looks)")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture to train")
-    parser.add_argument("--pose-model", default="pose_gru", help="keypoint architecture to train")
+    parser.add_argument("--pose-model", default=DEFAULT_KEYPOINT_MODEL, help="keypoint architecture to train")
     add_pose_arguments(parser, model_flag="--landmarker")  # --pose-model names the keypoint architecture here
     parser.add_argument("--epochs", type=int, default=20, help="epochs for the pose stream")
     parser.add_argument("--rgb-epochs", type=int, default=None,
