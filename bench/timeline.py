@@ -33,6 +33,7 @@ from twostream.cli.cmd_synth import parse_size
 from twostream.datasets.actions import ACTIONS
 from twostream.datasets.untrimmed import generate_untrimmed
 from twostream.fusion.features import is_frame_wise
+from twostream.fusion.backends import PRECISIONS
 from twostream.fusion.run import load_run, write_fused_run
 from twostream.fusion.timeline.pipeline import TimelineConfig, detect_video
 from twostream.pose.cache import cache_path_for, save_cache
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--run", type=Path, default=None, help="time this trained run instead of random ones")
     parser.add_argument("--rgb-model", default="cnn_lstm", help="RGB architecture of the random runs (its own size)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="the RGB stream's precision, as `twostream timeline --precision` (default auto)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,12 +84,12 @@ def main() -> None:
         cfg = TimelineConfig(hop=args.hop, window=args.window, batch_size=args.batch_size)
         table = Table(title=f"timeline on a {data.seconds:.0f} s {args.size[0]}x{args.size[1]} cartoon video "
                             f"(cached skeleton; hop {args.hop:g} s, window {args.window:g} s, "
-                            f"{args.threads} torch threads)")
+                            f"{args.threads} torch threads, precision {args.precision})")
         for column in ("run", "streams", "windows", "wall s", "real-time factor", "segments"):
             table.add_column(column, justify="left" if column in ("run", "streams") else "right")
         rtf = {}
         for name, run in runs.items():
-            predictor = load_run(run)
+            predictor = load_run(run, precision=args.precision)
             spans = {key: args.window for key in predictor.specs}
             frame_wise = any(is_frame_wise(m) for m in predictor.models.values())
             for reuse in (False, True) if frame_wise else (True,):
