@@ -3,8 +3,9 @@ runs back to back in another thread in fp32 and in bf16.
 
     .venv/bin/python bench/pose_contention.py [--clip CLIP] [--frames 150] [--persons 2]
 
-On a CPU with AMX, bf16 makes R3D-18 several times cheaper, but the AMX work on one core slows the other core's
-pose (``--precision auto`` in ``twostream live`` trades frame rate for prediction rate). Reported: pose p50 ms per
+On a CPU with AMX, bf16 makes R3D-18 several times cheaper; this asks whether the AMX work on one core slows
+pose on the other (in ``bench/live.py``, ``--precision auto`` raised the prediction rate and lowered the frame
+rate). Pose's own run-to-run swing on a shared VM can exceed the effect: repeat it. Reported: pose p50 ms per
 frame (after 10 warm-up frames) with the other core idle, busy with fp32 R3D-18 and busy with bf16 R3D-18 (both
 channels-last, 1 thread). The last line is ``pose_ms_idle=A pose_ms_fp32=B pose_ms_bf16=C bf16_over_idle=R``.
 """

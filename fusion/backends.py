@@ -21,10 +21,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
 from twostream.errors import TwostreamError
-from twostream.streams.base import InputSpec
+from twostream.streams.base import InputSpec, to_channels_last
 
 
 class StreamBackend(Protocol):
@@ -75,15 +74,6 @@ def resolve_precision(precision: str, device: str | torch.device, key: str = "vi
     return "bf16" if precision == "bf16" or native_bf16(device) else "fp32"
 
 
-def _channels_last(model: nn.Module) -> None:
-    """Convolution weights in channels-last order, the layout oneDNN's fast kernels take (same values)."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            module.to(memory_format=torch.channels_last)
-        elif isinstance(module, nn.Conv3d):
-            module.to(memory_format=torch.channels_last_3d)
-
-
 class TorchBackend:
     """A stream's torch module (eval mode) on ``device``, in the precision ``resolve_precision`` gives (a bf16
     backend casts the module it is given in place: it owns it)."""
@@ -93,7 +83,7 @@ class TorchBackend:
         self.precision = resolve_precision(precision, self.device, self.spec.key)
         self.dtype = _DTYPES[self.precision]
         if self.spec.key == "video":
-            _channels_last(model)
+            to_channels_last(model)
         model.to(self.dtype)
         self.frame_wise = is_frame_wise(model)
         self.frame_context = int(getattr(model, "frame_context", 0))

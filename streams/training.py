@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from twostream.datasets.sampling import Sampling
 from twostream.streams import distributed as D
+from twostream.streams.base import to_channels_last
 from twostream.streams.checkpoint import check_matches, read_checkpoint, save_checkpoint, write_text
 from twostream.streams.history import plot_curves, selection_key, write_history
 
@@ -192,11 +193,7 @@ def _prepare(model: nn.Module, cfg: TrainConfig):
     device = D.device_for(env, cfg.device)
     model.to(device)
     if cfg.channels_last and device.type == "cuda":
-        for m in model.modules():  # 2D convs take channels_last, 3D convs channels_last_3d
-            if isinstance(m, nn.Conv2d):
-                m.to(memory_format=torch.channels_last)
-            elif isinstance(m, nn.Conv3d):
-                m.to(memory_format=torch.channels_last_3d)
+        to_channels_last(model)
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adamw":
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
