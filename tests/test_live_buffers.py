@@ -136,3 +136,13 @@ def test_a_grid_stream_keeps_only_the_frames_its_windows_pick():
     assert kept == list(range(2, 60, 5))  # never preprocessed: 4 frames in 5
     assert buf.video.capacity <= 5  # about clip_len items, not span
     np.testing.assert_array_equal(buf.snapshot().frames["video"], [47, 52, 57])
+
+
+def test_take_until_returns_the_last_value_put_before_the_producer_finished():
+    slot, done = LatestSlot(), threading.Event()
+    assert slot.take_until(done, timeout=0) == (None, False)  # the producer runs: just nothing yet
+    slot.put("last")
+    done.set()
+    assert slot.take_until(done, timeout=0) == ("last", False)
+    assert slot.take_until(done, timeout=0) == (None, True)
+    assert slot.take_until(None, timeout=0) == (None, False)  # no producer to wait for: never ended

@@ -256,6 +256,16 @@ class LatestSlot(Generic[T]):
             self._cond.notify_all()  # a producer in wait_taken() may go on
             return self._value
 
+    def take_until(self, done: threading.Event | None, timeout: float = 0.1) -> tuple[T | None, bool]:
+        """``take(timeout)`` from a producer that sets ``done`` when it stops: ``(value, False)``, ``(None, False)``
+        on a timeout while it runs, ``(None, True)`` once it is done and no value is left (a value put just
+        before ``done`` was set is still returned)."""
+        value = self.take(timeout)
+        if value is None and done is not None and done.is_set():
+            value = self.take(timeout=0)
+            return value, value is None
+        return value, False
+
     def wait_taken(self, timeout: float | None = None) -> bool:
         """Wait until the current value has been taken (for a lossless producer); False on timeout."""
         with self._cond:

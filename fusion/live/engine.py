@@ -128,11 +128,9 @@ class LiveEngine:
             thread.start()
         try:  # this thread presents: drawing frame n overlaps pose on frame n + 1
             while worker.error is None and ingest.error is None:
-                item = ingested.take(timeout=0.1)
-                if item is None and ingest.finished.is_set():
-                    item = ingested.take(timeout=0)  # one last frame may have landed just before it finished
-                    if item is None:
-                        break
+                item, ended = ingested.take_until(ingest.finished)
+                if ended:
+                    break
                 if item is not None and not self._present(item, writer, window):
                     break
         finally:

@@ -67,11 +67,9 @@ class Worker(threading.Thread, Generic[T]):
                 os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.nice)
         try:
             while not self._stop_event.is_set():
-                request = self.requests.take(timeout=0.1)
-                if request is None and self.upstream_done is not None and self.upstream_done.is_set():
-                    request = self.requests.take(timeout=0)  # one last request may have landed just before
-                    if request is None:
-                        return
+                request, ended = self.requests.take_until(self.upstream_done)
+                if ended:
+                    return
                 if request is not None:
                     self._pass_on(self.handle(request))
         except BaseException as exc:  # reported by the engine after the shutdown
