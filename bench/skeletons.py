@@ -2,8 +2,9 @@
 
     python bench/skeletons.py [--epochs 30] [--sets mocap_xsub,mocap_no_exercise,cartoon] [--models pose_stgcnpp,...]
 
-Every registered keypoint model, trained with the DEFAULT recipe (``TrainConfig`` defaults, the same for every
-set), and the mean of their softmaxes (``ensemble``) are scored on the test split of each set next to ExtraTrees
+Every registered keypoint model, trained with the DEFAULT recipe (``TrainConfig`` defaults and the model's own
+sampling — dense, K fitted to the training sequences — the same for every set), and the mean of their softmaxes
+(``ensemble``) are scored on the test split of each set (one clip per sequence) next to ExtraTrees
 (500 trees, scikit-learn) on per-sequence pose statistics (``pose_statistics``) of the same split:
 
 * ``mocap_xsub``: ``/work/shared/data``'s ``mocap/cmu_mocap_coco17.pkl`` (or ``--mocap PKL``), cross-subject;
@@ -104,10 +105,10 @@ def keypoint_models() -> list[str]:
 
 
 def train_model(name: str, pkl: Path, epochs: int, seed: int,
-                out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+                out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, str]:
     """Train ``name`` on the pickle's whole ``train`` list (no validation carved out, as the trees) with the
     default recipe for its epochs: (test probs, test probs through ``detector_noise``, labels, seconds, train
-    accuracy — the trained model on the training sequences without augmentation)."""
+    accuracy — the trained model on the training sequences without augmentation —, the sampling it used)."""
     layout = load_skeleton_pickle(pkl).layout
     spec = build(name, num_classes=2, layout=layout, persons=1).input_spec
     data = build_datasets(pkl, spec, train_split="train", test_split="test", seed=seed, val_fraction=0.0)
@@ -122,16 +123,19 @@ def train_model(name: str, pkl: Path, epochs: int, seed: int,
     result = evaluate(model, loader_for(data.test, cfg, env=env, epoch=0, train=False), "cpu")
     noisy_test = AugmentedKeypoints(data.test, detector_noise(), persons=1, seed=NOISE_SEED)
     noisy = evaluate(model, loader_for(noisy_test, cfg, env=env, epoch=0, train=False), "cpu")
-    plain = build_datasets(pkl, spec, train_split="train", test_split="train", seed=seed).test  # no augmentation
+    plain = build_datasets(pkl, model.input_spec, train_split="train", test_split="train",  # no augmentation, and
+                           seed=seed).test  # the sampling fitted in training (model.input_spec, from fit)
     fitted = evaluate(model, loader_for(plain, cfg, env=env, epoch=0, train=False), "cpu")
-    return (result.probs, noisy.probs, result.labels, seconds,
-            float((fitted.probs.argmax(1) == fitted.labels).mean()))
+    sampling = model.input_spec.sampling
+    return (result.probs, noisy.probs, result.labels, seconds, float((fitted.probs.argmax(1) == fitted.labels).mean()),
+            f"dense K={sampling.frame_interval}" if sampling.mode == "dense" else sampling.mode)
 
 
-def write_pickle(path: Path, annotations: list[dict], train: list[str], test: list[str], classes) -> Path:
+def write_pickle(path: Path, annotations: list[dict], train: list[str], test: list[str], classes,
+                 fps: float | None = None) -> Path:
     with open(path, "wb") as f:
         pickle.dump({"split": {"train": train, "test": test}, "annotations": annotations,
-                     "classes": list(classes)}, f)
+                     "classes": list(classes), "fps": fps}, f)
     return path
 
 
@@ -139,13 +143,13 @@ def mocap_sets(mocap: Path, tmp: Path) -> dict[str, Path]:
     data = safe_load(mocap)
     anns, split = data["annotations"], data["split"]
     sets = {"mocap_xsub": write_pickle(tmp / "xsub.pkl", anns, split["xsub_train"], split["xsub_test"],
-                                       data["classes"])}
+                                       data["classes"], data.get("fps"))}
     keep = [i for i, c in enumerate(data["classes"]) if c not in EXERCISES]
     names = {a["frame_dir"] for a in anns if a["label"] in keep}
     sets["mocap_no_exercise"] = write_pickle(
         tmp / "no_exercise.pkl", [{**a, "label": keep.index(a["label"])} for a in anns if a["label"] in keep],
         [n for n in split["xsub_train"] if n in names], [n for n in split["xsub_test"] if n in names],
-        [data["classes"][i] for i in keep])
+        [data["classes"][i] for i in keep], data.get("fps"))
     return sets
 
 
@@ -199,13 +203,13 @@ def main() -> int:
             tree_acc, tree_noisy, tree_s = trees(train, test, args.seed)
             accs, noisy, probs, noisy_probs, seconds, fitted = {}, {}, [], [], {}, {}
             for model in models:
-                p, q, labels, seconds[model], fitted[model] = train_model(model, pkl, args.epochs, args.seed,
-                                                                          tmp / name)
+                p, q, labels, seconds[model], fitted[model], sampling = train_model(model, pkl, args.epochs,
+                                                                                    args.seed, tmp / name)
                 accs[model], noisy[model] = (float((x.argmax(1) == labels).mean()) for x in (p, q))
                 probs.append(p)
                 noisy_probs.append(q)
                 console.print(f"{name} {model}: {accs[model]:.3f}, with detector noise {noisy[model]:.3f} "
-                              f"(train {fitted[model]:.3f}, {seconds[model]:.0f} s)", highlight=False)
+                              f"(train {fitted[model]:.3f}, {seconds[model]:.0f} s, {sampling})", highlight=False)
             accs["ensemble"] = float((np.mean(probs, 0).argmax(1) == labels).mean())
             noisy["ensemble"] = float((np.mean(noisy_probs, 0).argmax(1) == labels).mean())
             table.add_row(name, str(len(skel.classes)), f"{len(train)} / {len(test)}", f"{tree_acc:.3f}",

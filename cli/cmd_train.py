@@ -40,10 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flip", dest="flip", action="store_false",
                         help="no random horizontal flips in training (RGB and keypoints): for classes that differ "
                              "by side, e.g. wave_left vs wave_right")
-    parser.add_argument("--sampling", choices=("segment", "dense"), default="segment",
+    parser.add_argument("--sampling", choices=("segment", "dense"), default=None,
                         help="segment: the clip's frames spread over the whole video; dense: every K-th frame "
-                             "(--frame-interval K), the run's time scale then being fixed in seconds")
-    parser.add_argument("--frame-interval", type=int, default=1, help="dense sampling: K, frames between picks")
+                             "(--frame-interval K), the run's time scale then being fixed in seconds "
+                             "(default: segment for RGB models, dense for keypoint models)")
+    parser.add_argument("--frame-interval", type=int, default=None,
+                        help="dense sampling: K, frames between picks (default: the largest K whose clip fits in "
+                             "the median training video)")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--no-pretrained", action="store_true", help="random initialisation (no download)")
     weights.add_argument("--weights", type=Path, default=None, help="local state dict or twostream checkpoint")
@@ -169,14 +172,13 @@ def _fit_one(args: argparse.Namespace, cfg, out: Path, fold: tuple[int, int] | N
     from rich.markup import escape
 
     from twostream.cli.console import console, warn
-    from twostream.datasets.sampling import Sampling
     from twostream.streams.data import build_datasets
     from twostream.streams.registry import build
     from twostream.streams.training import fit
 
     structure = _structure(args)
-    spec = replace(build(args.model, num_classes=2, **structure).input_spec,
-                   sampling=Sampling(cfg.sampling, cfg.frame_interval))
+    spec = build(args.model, num_classes=2, **structure).input_spec
+    spec = replace(spec, sampling=cfg.sampling_for(spec.sampling))
     data = build_datasets(args.root, spec, split=args.split, split_dir=args.split_dir,
                           train_split=args.train_split, test_split=args.test_split, val_fraction=args.val_fraction,
                           seed=args.seed, flip=cfg.flip, on_bad_cache=args.on_bad_cache, fold=fold)
@@ -186,7 +188,7 @@ def _fit_one(args: argparse.Namespace, cfg, out: Path, fold: tuple[int, int] | N
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
     model = build(args.model, **structure, **_loading_kwargs(args))
-    model.input_spec = replace(model.input_spec, sampling=data.sampling or spec.sampling)  # recorded in the run
+    model.input_spec = replace(model.input_spec, sampling=spec.sampling)  # fit records it, fitted to the data
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
                   f"{len(data.val) if data.val else 0} validation clips → {escape(str(out))}", highlight=False)
 

@@ -24,5 +24,5 @@ class DatasetBundle(NamedTuple):
     unlisted: tuple[str, ...] = ()
     """With frozen ``videos`` lists: videos under the root that no list names (added since), left out."""
     sampling: Sampling | None = None
-    """``spec.sampling`` measured on the training videos (their fps and, for segment, spans in seconds): the
-    run's time scale, for ``InputSpec.sampling``. ``None`` when the data has no frame rate (skeleton pickles)."""
+    """``spec.sampling`` fitted to the training videos or sequences (``Sampling.measured``: their fps when known,
+    segment spans in seconds, an automatic dense K): the run's time scale, for ``InputSpec.sampling``."""

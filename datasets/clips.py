@@ -42,6 +42,19 @@ def find_unreadable(items: Sequence[VideoItem], progress: Callable[[int, int], N
     return bad
 
 
+def fitted_sampling(sampling: Sampling, items: Sequence[VideoItem], clip_len: int) -> Sampling:
+    """``sampling`` fitted to the training videos (``Sampling.measured``: fps, segment spans, an automatic
+    dense K) from the frame counts and rates of those that can be probed."""
+    infos = []
+    for item in items:
+        try:
+            info = probe(item.path)
+        except VideoReadError:
+            continue
+        infos.append((info.num_frames, info.fps))
+    return sampling.measured(infos, clip_len)
+
+
 class ClipDataset(Dataset):
     """Clips of ``clip_len`` frames from labelled videos.
 

@@ -3,7 +3,12 @@
 Two samplings. ``segment`` (TSN): the video is cut into ``clip_len`` equal segments and one frame is taken from
 each, the centre for evaluation, a random position for training; a video shorter than the clip repeats frames
 evenly, and the clip's time scale is the video's length. ``dense`` (mmaction2's ``SampleFrames``): ``clip_len``
-frames every ``frame_interval`` frames, centred for evaluation, at a random start for training.
+frames every ``frame_interval`` frames, centred for evaluation, at a random start for training; a video shorter
+than the clip loops (mmaction2's default ``out_of_bound_opt="loop"``). Dense sampling keeps the real time
+between two picks the same in every clip, so a velocity means the same speed in every clip; segment sampling
+does not (a 1 s and a 4 s video both give ``clip_len`` picks). ``frame_interval=None`` (the keypoint streams'
+default) is resolved from the training videos: the largest K whose clip fits in the median training video, so
+that a video of the median length fills a live window.
 
 ``Sampling`` is what a run records of it (mode, K, the training videos' fps and, for segment, their spans in
 seconds), carried by ``streams.base.InputSpec.sampling``: training, evaluation, ``predict``, the live demo,
@@ -13,6 +18,7 @@ frames a live buffer hands the model at a source's fps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, NamedTuple
 
@@ -68,14 +74,15 @@ def dense_indices(num_frames: int, clip_len: int, interval: int,
 
     The clip spans ``(clip_len - 1) * interval + 1`` frames. ``rng=None``: the clip centred in the video
     (evaluation; equals ``dense_clip_indices(..., num_clips=1)[0]``); a generator: a random start (training).
-    A video shorter than the span repeats its last frame.
+    A video shorter than the span loops (frame ``i`` is frame ``i mod num_frames``): a repeated last frame would
+    read as the person stopping, and tell the model how long the video was.
     """
     _check(num_frames, clip_len)
     if interval < 1:
         raise ValueError(f"frame interval must be >= 1, got {interval}")
     free = max(num_frames - (clip_len - 1) * interval - 1, 0)  # start positions beyond the first
     start = (free + 1) // 2 if rng is None else int(rng.integers(0, free + 1))
-    return np.minimum(start + interval * np.arange(clip_len), num_frames - 1).astype(np.int64)
+    return np.mod(start + interval * np.arange(clip_len), num_frames).astype(np.int64)
 
 
 def dense_clip_indices(num_frames: int, clip_len: int, interval: int, num_clips: int) -> np.ndarray:
@@ -85,7 +92,7 @@ def dense_clip_indices(num_frames: int, clip_len: int, interval: int, num_clips:
         raise ValueError(f"frame interval and num_clips must be >= 1, got {interval}, {num_clips}")
     free = max(num_frames - (clip_len - 1) * interval - 1, 0)
     starts = np.floor((np.arange(num_clips) + 0.5) * (free + 1) / num_clips).astype(np.int64)  # (num_clips,)
-    return np.minimum(starts[:, None] + interval * np.arange(clip_len), num_frames - 1)
+    return np.mod(starts[:, None] + interval * np.arange(clip_len), num_frames)
 
 
 class LiveWindow(NamedTuple):
@@ -107,8 +114,9 @@ class Sampling:
 
     mode: str = "segment"
     """``"segment"`` (T frames spread over the whole video) or ``"dense"`` (T frames every ``frame_interval``)."""
-    frame_interval: int = 1
-    """Dense: K, frames between two picks at the training videos' fps. Ignored by segment sampling."""
+    frame_interval: int | None = 1
+    """Dense: K, frames between two picks at the training videos' fps; ``None``: not chosen yet, ``measured``
+    takes the largest K whose clip fits in the median training video. Ignored by segment sampling."""
     fps: float | None = None
     """Median frame rate of the training videos; ``None`` when unknown (skeleton pickles, older runs)."""
     span_s: tuple[float, ...] | None = None
@@ -118,7 +126,7 @@ class Sampling:
     def __post_init__(self) -> None:
         if self.mode not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.mode!r}")
-        if self.frame_interval < 1:
+        if self.frame_interval is not None and self.frame_interval < 1:
             raise ValueError(f"--frame-interval must be >= 1, got {self.frame_interval}")
         if self.fps is not None and self.fps <= 0:
             raise ValueError(f"sampling fps must be > 0, got {self.fps}")
@@ -126,14 +134,22 @@ class Sampling:
     def indices(self, num_frames: int, clip_len: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """One clip's frame indices, (clip_len,): deterministic with ``rng=None``, jittered with a generator."""
         if self.mode == "dense":
-            return dense_indices(num_frames, clip_len, self.frame_interval, rng)
+            return dense_indices(num_frames, clip_len, self.interval, rng)
         return uniform_indices(num_frames, clip_len, rng)
 
     def clips(self, num_frames: int, clip_len: int, num_clips: int) -> np.ndarray:
         """``num_clips`` deterministic clips for test-time averaging, (num_clips, clip_len)."""
         if self.mode == "dense":
-            return dense_clip_indices(num_frames, clip_len, self.frame_interval, num_clips)
+            return dense_clip_indices(num_frames, clip_len, self.interval, num_clips)
         return multi_clip_indices(num_frames, clip_len, num_clips)
+
+    @property
+    def interval(self) -> int:
+        """Dense K; a ``ValueError`` while it is still to be measured on the training videos."""
+        if self.frame_interval is None:
+            raise ValueError("dense sampling with an automatic --frame-interval has no K until it is measured on "
+                             "the training videos (Sampling.measured); a trained run records its K")
+        return self.frame_interval
 
     @property
     def median_span_s(self) -> float | None:
@@ -142,7 +158,7 @@ class Sampling:
     def clip_seconds(self, clip_len: int) -> float | None:
         """Seconds of video a training clip covers (first pick to last); ``None`` when unknown."""
         if self.mode == "dense":
-            return None if self.fps is None else (clip_len - 1) * self.frame_interval / self.fps
+            return None if self.fps is None else (clip_len - 1) * self.interval / self.fps
         span = self.median_span_s
         return None if span is None else span * (clip_len - 1) / clip_len
 
@@ -160,7 +176,7 @@ class Sampling:
         rate = fps if fps else self.fps
         scale = rate / self.fps if rate and self.fps else 1.0  # source frames per training frame
         if self.mode == "dense":
-            k = max(1, round(self.frame_interval * scale))
+            k = max(1, round(self.interval * scale))
             return LiveWindow((clip_len - 1) * k + 1, k * np.arange(clip_len, dtype=np.int64))
         if self.span_s is None or not rate:
             return LiveWindow(clip_len, np.arange(clip_len, dtype=np.int64))
@@ -168,17 +184,32 @@ class Sampling:
         length = per_segment * clip_len
         return LiveWindow(length, uniform_indices(length, clip_len))
 
-    def measured(self, videos: Iterable[tuple[int, float]]) -> Sampling:
-        """This sampling with ``fps`` and (segment) ``span_s`` measured on the training videos'
-        ``(num_frames, fps)``; videos without a frame rate are left out."""
-        known = [(n, f) for n, f in videos if f and f > 0 and n > 0]
+    def short_picks(self, num_frames: int, clip_len: int, fps: float | None, step: int | None = None) -> np.ndarray:
+        """The picks (clip_len,) in a source of ``num_frames`` frames at ``fps`` that ended before its
+        ``live_window`` filled: what evaluation picks in a video that short — dense (or a ``step`` override) every
+        K-th frame, K as ``live_window`` converts it, looping; segment spread over all of it."""
+        if step is not None or self.mode == "dense":
+            return dense_indices(num_frames, clip_len, self.live_window(clip_len, fps, step).step)
+        return uniform_indices(num_frames, clip_len)
+
+    def measured(self, videos: Iterable[tuple[int, float | None]], clip_len: int) -> Sampling:
+        """This sampling fitted to the training videos' ``(num_frames, fps)`` (fps ``None`` when unknown): ``fps``
+        and (segment) ``span_s`` from the videos with a frame rate, and an automatic dense K (``frame_interval``
+        None) as the largest whose ``clip_len``-frame clip fits in the median video (at least 1)."""
+        videos = [(n, f) for n, f in videos if n > 0]
+        fitted = self
+        if self.mode == "dense" and self.frame_interval is None:
+            median = float(np.median([n for n, _ in videos])) if videos else 1.0
+            k = max(1, math.floor((median - 1) / (clip_len - 1))) if clip_len > 1 else 1
+            fitted = replace(fitted, frame_interval=k)
+        known = [(n, f) for n, f in videos if f and f > 0]
         if not known:
-            return self
+            return fitted
         fps = float(np.median([f for _, f in known]))
         spans = None
         if self.mode == "segment":
             spans = tuple(round(float(v), 4) for v in np.percentile([n / f for n, f in known], SPAN_QUANTILES))
-        return replace(self, fps=round(fps, 4), span_s=spans)
+        return replace(fitted, fps=round(fps, 4), span_s=spans)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

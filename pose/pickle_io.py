@@ -82,6 +82,8 @@ class SkeletonSet:
     """Split name → record names, as stored in the file (empty for a single annotation)."""
     classes: tuple[str, ...] = ()
     """Class names by label, when the file has them (``classes``)."""
+    fps: float | None = None
+    """Frame rate of the sequences, when the file says (``fps``): the run's time scale in seconds."""
 
 
 def _record(ann: dict, path: Path) -> SkeletonRecord:
@@ -125,6 +127,8 @@ def load_skeleton_pickle(path: str | os.PathLike) -> SkeletonSet:
     num_joints = {r.keypoints.shape[2] for r in records}
     if num_joints - {17}:
         raise CacheError(f"{path}: expected COCO-17 keypoints, found {sorted(num_joints)} joints")
-    names = data.get("classes", ()) if isinstance(data, dict) and "annotations" in data else ()
+    whole = data if isinstance(data, dict) and "annotations" in data else {}
+    fps = whole.get("fps")
     return SkeletonSet(records, "coco17", {str(k): [str(n) for n in v] for k, v in splits.items()},
-                       tuple(str(c) for c in names))
+                       tuple(str(c) for c in whole.get("classes", ())),
+                       float(fps) if isinstance(fps, (int, float)) and fps > 0 else None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from twostream.datasets.bundle import DatasetBundle
-from twostream.datasets.sampling import Sampling
 from twostream.streams.base import InputSpec
 from twostream.streams.keypoint_data import build_keypoint_datasets
 
@@ -29,21 +28,14 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     (``datasets.splits.fold_split``).
     """
     if spec.key == "keypoints":
-        bundle = build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
-                                         test_split=test_split, val_fraction=val_fraction, seed=seed,
-                                         clips_per_video=clips_per_video, flip=flip, videos=videos,
-                                         on_bad_cache=on_bad_cache, fold=fold)
-        if not Path(root).is_dir():
-            return bundle
-        from twostream.datasets.splits import load_split
-
-        train = load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
-                           videos=videos).train
-        return bundle._replace(sampling=_measured(spec.sampling, train))
+        return build_keypoint_datasets(root, spec=spec, split=split, split_dir=split_dir, train_split=train_split,
+                                       test_split=test_split, val_fraction=val_fraction, seed=seed,
+                                       clips_per_video=clips_per_video, flip=flip, videos=videos,
+                                       on_bad_cache=on_bad_cache, fold=fold)
     if train_split is not None or test_split is not None:
         raise ValueError("--train-split/--test-split name the splits of a skeleton pickle; a video folder uses "
                          "--split K (and --split-dir D)")
-    from twostream.datasets.clips import ClipDataset, find_unreadable
+    from twostream.datasets.clips import ClipDataset, find_unreadable, fitted_sampling
     from twostream.datasets.splits import group_number, load_split, with_fold
 
     root = Path(root)
@@ -58,30 +50,16 @@ def build_datasets(root: str | Path, spec: InputSpec, *, split: int = 1, split_d
     bad = {u.item.path for u in find_unreadable(s.train + s.val + s.test)} if check_videos else set()
     parts = {name: [i for i in getattr(s, name) if i.path not in bad] for name in ("train", "val", "test")}
     dropped = sorted(str(i.rel) for i in s.train + s.val + s.test if i.path in bad)
-    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip,
-                  sampling=spec.sampling)
-    make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
-                                            **common) if items else None
     if not parts["train"]:
         raise ValueError(f"no readable training videos under {root} (split {split}); check the folder layout")
+    sampling = fitted_sampling(spec.sampling, parts["train"], spec.clip_len)
+    common = dict(clip_len=spec.clip_len, size=spec.size, mean=spec.mean, std=spec.std, seed=seed, flip=flip,
+                  sampling=sampling)
+    make = lambda items, train: ClipDataset(items, train=train, clips_per_video=1 if train else clips_per_video,  # noqa: E731
+                                            **common) if items else None
     meta = {"root": str(root.resolve()), "split": split, "split_dir": str(split_dir) if split_dir else None,
             "val_fraction": val_fraction, "seed": seed, "flip": flip, "videos": s.record(), "fold": fold,
             "validation_by": "group" if all(group_number(i.group) for i in s.train + s.val) else None}
     return DatasetBundle(tuple(s.classes), make(parts["train"], True), make(parts["val"], False),
-                         make(parts["test"], False), tuple(dropped), meta, s.unlisted,
-                         _measured(spec.sampling, parts["train"]))
+                         make(parts["test"], False), tuple(dropped), meta, s.unlisted, sampling)
 
-
-def _measured(sampling: Sampling, items) -> Sampling:
-    """``sampling`` with the frame rate and lengths of the training videos (``VideoItem``s) that can be probed."""
-    from twostream.datasets.video import probe
-    from twostream.errors import VideoReadError
-
-    infos = []
-    for item in items:
-        try:
-            info = probe(item.path)
-        except VideoReadError:
-            continue
-        infos.append((info.num_frames, info.fps))
-    return sampling.measured(infos)

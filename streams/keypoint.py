@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from twostream.datasets.sampling import Sampling
 from twostream.pose.skeleton import JointLayout, get_layout
 from twostream.streams.base import InputSpec, Stream
 from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures, pool_persons
@@ -19,10 +20,13 @@ from twostream.streams.registry import register
 
 
 def keypoint_spec(clip_len: int, layout: JointLayout, persons: int) -> InputSpec:
-    """The ``InputSpec`` of a keypoint model (``persons`` >= 1 slots per clip)."""
+    """The ``InputSpec`` of a keypoint model (``persons`` >= 1 slots per clip). Its default sampling is dense
+    with an automatic K (fitted on the training data): the features' velocities then mean the same real speed in
+    every clip, which segment sampling of videos of different lengths would not give."""
     if persons < 1:
         raise ValueError(f"persons must be >= 1, got {persons}")
-    return InputSpec(key="keypoints", clip_len=clip_len, layout=layout.name, persons=persons)
+    return InputSpec(key="keypoints", clip_len=clip_len, layout=layout.name, persons=persons,
+                     sampling=Sampling("dense", frame_interval=None))
 
 
 class PoseGRU(Stream):

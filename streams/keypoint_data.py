@@ -1,13 +1,14 @@
 """Datasets for the keypoint streams: a video folder with ``.pose.npz`` caches, or a skeleton pickle.
 
-Window length. A keypoint clip is ``clip_len`` (T) frames picked with ``datasets.sampling.uniform_indices``:
-the video is cut into T equal segments and one frame is taken from each (the centre when evaluating), exactly
-as for the RGB stream, so both streams see the same frames. A clip therefore spans the whole video: for a
-UCF101 video of ~180 frames at 25 fps and T = 32, one frame every ~5.6 (about 7 s of action). The live buffer
-supplies the last T frames it kept, which are ``uniform_indices(T, T)`` = all of them; to show the model the
-same time span it saw in training, the live demo should keep one frame in every ``round(N / T)`` (N the typical
-training video length in frames, converted with the camera's frame rate), not every camera frame. Pick T from
-the action's duration: long enough to cover one repetition at that stride (T = 32 for UCF101-like clips).
+Window. A keypoint clip is ``clip_len`` (T) frames picked by the run's ``datasets.sampling.Sampling`` — for a
+folder, exactly the frames the RGB stream would pick, so both streams can see the same frames. A keypoint model's
+default is dense sampling with an automatic K, fitted here on the training sequences (``Sampling.measured``): T
+frames every K-th, K the largest whose clip fits in the median training sequence (CMU mocap, median 75 frames,
+T = 32: K = 2; 30-frame sequences: K = 1), a shorter sequence looping. The real time between two picks is then
+the same in every clip, so the features' velocities are real speeds (segment sampling would stretch a 1 s run
+and a 4 s walk to the same T picks). The fitted sampling goes into ``DatasetBundle.sampling`` and the run, and
+the live demo keeps the same window at the camera's frame rate. The pickle's ``fps``, when it has one, is the
+run's frame rate.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def build_keypoint_datasets(source: str | Path, *, spec: InputSpec, split: int =
 def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fraction: float, seed: int,
                  clips_per_video: int, flip: bool, videos: dict[str, list[str]] | None = None,
                  on_bad_cache: str = "fail", fold: tuple[int, int] | None = None):
-    from twostream.datasets.clips import ClipDataset
+    from twostream.datasets.clips import ClipDataset, fitted_sampling
     from twostream.datasets.splits import load_split, with_fold
 
     s = with_fold(load_split(root, split=split, split_dir=split_dir, val_fraction=val_fraction, seed=seed,
@@ -133,6 +134,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
     load = CacheKeypoints(spec.layout or MEDIAPIPE_33.name, str(root), persons=spec.persons or 1)
     # fewer person slots than the model reads is fine: absent persons are zeros (the keypoint contract)
     s, dropped = screen_split(s, root, on_bad_cache=on_bad_cache, layouts={MEDIAPIPE_33.name, load.layout})
+    sampling = fitted_sampling(spec.sampling, s.train, spec.clip_len)
 
     def make(items, train: bool):
         if not items:
@@ -140,7 +142,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
         # size / mean / std only shape the "video" key, which a keypoint dataset does not read
         return ClipDataset(items, clip_len=spec.clip_len, size=1, mean=(0.0,) * 3, std=(1.0,) * 3, train=train,
                            clips_per_video=1 if train else clips_per_video, keys=("keypoints",),
-                           load_keypoints=load, seed=seed, sampling=spec.sampling)
+                           load_keypoints=load, seed=seed, sampling=sampling)
 
     layout, persons = get_layout(load.layout), spec.persons or 1
     wrap = lambda data, augment: data and AugmentedKeypoints(data, augment, persons=persons, seed=seed)  # noqa: E731
@@ -150,7 +152,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
             "flip": flip, "videos": s.record(), "validation_by": by, "fold": fold}
     return DatasetBundle(tuple(s.classes), train, wrap(make(s.val, False), None), wrap(make(s.test, False), None),
-                         dropped, meta, s.unlisted)
+                         dropped, meta, s.unlisted, sampling)
 
 
 def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_split: str | None,
@@ -176,13 +178,14 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
         kept, held = fold_split(pseudo, fold, seed)
     classes = skeletons.classes or tuple(str(i) for i in range(max(r.label for r in records.values()) + 1))
     layout, persons = get_layout(skeletons.layout), spec.persons or 1
+    sampling = spec.sampling.measured([(len(records[i.rel].keypoints), skeletons.fps) for i in kept], spec.clip_len)
 
     def make(part: Sequence[str], train: bool):
         if not part:
             return None
         data = SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
                                clip_len=spec.clip_len, train=train, seed=seed, persons=persons,
-                               clips_per_video=1 if train else clips_per_video, sampling=spec.sampling)
+                               clips_per_video=1 if train else clips_per_video, sampling=sampling)
         return AugmentedKeypoints(data, default_augment(layout.flip, mirror=flip) if train else None,
                                   persons=persons, seed=seed)
 
@@ -190,7 +193,7 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
             "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip,
             "validation_by": by, "fold": fold}
     return DatasetBundle(classes, make([i.rel for i in kept], True), make([i.rel for i in held], False),
-                         make(names["test"], False), (), meta)
+                         make(names["test"], False), (), meta, sampling=sampling)
 
 
 def _grouped(names: Sequence[str], records: dict) -> tuple[tuple, str | None]:

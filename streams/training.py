@@ -10,7 +10,7 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal, NamedTuple, Sequence
 
@@ -61,11 +61,22 @@ class TrainConfig:
     """Random horizontal flips in the training augmentation of both streams (RGB clips and keypoints). Turn off
     for classes that differ by side (``wave_left`` vs ``wave_right``): a mirrored sample would show the other
     class under this one's label. Read by the dataset builder (``streams.data.build_datasets(flip=...)``)."""
-    sampling: str = "segment"
+    sampling: str | None = None
     """How clips pick frames: ``segment`` (T frames spread over the whole video) or ``dense`` (T frames every
-    ``frame_interval``); recorded with the training videos' time scale in ``InputSpec.sampling``."""
-    frame_interval: int = 1
-    """Dense sampling: K, frames between two picks."""
+    ``frame_interval``); ``None``: the model's own (``sampling_for``). Recorded with the training videos' time
+    scale in ``InputSpec.sampling``."""
+    frame_interval: int | None = None
+    """Dense sampling: K, frames between two picks; ``None``: the largest K whose clip fits in the median
+    training video. Given alone, it means dense sampling."""
+
+    def sampling_for(self, default: Sampling) -> Sampling:
+        """The sampling a model with default ``default`` (its ``InputSpec.sampling``: segment for RGB models, the
+        seed's frames spread over the video; dense with an automatic K for keypoint models, whose velocities need
+        the same real time between picks in every clip) trains with under this config."""
+        if self.sampling is None and self.frame_interval is None:
+            return default
+        mode = self.sampling or "dense"
+        return Sampling(mode, self.frame_interval if mode == "dense" else 1)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -77,7 +88,7 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        Sampling(self.sampling, self.frame_interval)  # names a bad --sampling / --frame-interval
+        self.sampling_for(Sampling())  # names a bad --sampling / --frame-interval
         for name in ("weight_decay", "warmup_epochs", "clip_grad", "patience", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -241,6 +252,8 @@ def fit(model: nn.Module, data, cfg: TrainConfig, out_dir: str | Path, *, classe
     if resume:
         state = _restore(out_dir / "last.pt", model, optimizer, scaler, arch=arch, classes=classes)
     spec = getattr(model, "input_spec", None)  # the run's time scale travels in its InputSpec.sampling
+    if spec is not None and getattr(data, "sampling", None) is not None:
+        spec = model.input_spec = replace(spec, sampling=data.sampling)  # as fitted to the training data
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "classes": list(classes),
             "sampling": (spec.sampling if spec is not None else Sampling()).to_dict()}
     if env.is_main:

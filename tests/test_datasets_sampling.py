@@ -101,7 +101,8 @@ def test_dense_indices_every_k_centred_random_and_short_videos():
     from twostream.datasets.sampling import dense_clip_indices, dense_indices
 
     np.testing.assert_array_equal(dense_indices(20, 4, 3), [5, 8, 11, 14])  # span 10, centred: 5 frames either side
-    np.testing.assert_array_equal(dense_indices(5, 4, 3), [0, 3, 4, 4])  # shorter than the span: last frame repeats
+    np.testing.assert_array_equal(dense_indices(5, 4, 3), [0, 3, 1, 4])  # shorter than the span: loops (i mod 5)
+    np.testing.assert_array_equal(dense_clip_indices(8, 4, 3, 2), [[0, 3, 6, 1], [0, 3, 6, 1]])  # loops too
     rng = np.random.default_rng(0)
     for _ in range(20):
         idx = dense_indices(20, 4, 3, rng)
@@ -109,3 +110,17 @@ def test_dense_indices_every_k_centred_random_and_short_videos():
     clips = dense_clip_indices(20, 4, 3, 3)
     np.testing.assert_array_equal(clips[:, 0], [1, 5, 9])  # starts spread over the 11 possible ones
     np.testing.assert_array_equal(dense_clip_indices(20, 4, 3, 1)[0], dense_indices(20, 4, 3))
+
+
+def test_automatic_dense_interval_covers_the_median_training_video_and_is_needed_before_use():
+    from twostream.datasets.sampling import Sampling
+
+    auto = Sampling("dense", frame_interval=None)
+    with pytest.raises(ValueError, match="automatic --frame-interval"):
+        auto.indices(100, 8)
+    # median 76 frames, 32 picks: K = 2 spans 63 frames, K = 3 would span 94 (more than the median video)
+    fitted = auto.measured([(60, 30.0), (76, 30.0), (120, None)], clip_len=32)
+    assert (fitted.frame_interval, fitted.fps, fitted.span_s) == (2, 30.0, None)
+    assert auto.measured([(30, None)] * 5, clip_len=32).frame_interval == 1  # 30-frame sequences: every frame
+    assert auto.measured([], clip_len=32).frame_interval == 1
+    assert Sampling("dense", 2).measured([(500, 25.0)], clip_len=8).frame_interval == 2  # a given K stays

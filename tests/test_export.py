@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from twostream.cli.main import main
+from twostream.datasets.sampling import Sampling
 from twostream.errors import CheckpointError
 from twostream.fusion.export import example_input, export_onnx
 from twostream.fusion.run import load_run
@@ -24,6 +26,8 @@ def write_run(run_dir: Path, arch: str, name: str = "best.pt", **arch_kwargs) ->
     torch.manual_seed(0)
     arch_kwargs = {"num_classes": len(CLASSES), **arch_kwargs}
     model = build(arch, **arch_kwargs).eval()
+    # a checkpoint without a "sampling" record is an older run: segment sampling, as loading reads it
+    model.input_spec = replace(model.input_spec, sampling=Sampling())
     save_checkpoint(run_dir / name, {"model": model.state_dict(), "arch": arch, "arch_kwargs": arch_kwargs,
                                      "classes": CLASSES, "config": {}, "epoch": 1, "metrics": {}})
     return model

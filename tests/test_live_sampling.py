@@ -3,6 +3,8 @@ training's sampling picks over the same span, at any source fps."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,47 @@ def test_live_on_a_training_length_video_ends_on_the_offline_prediction(runs, tm
         engine.run(source)
     assert len(results) == 1 and results[0].frame_index == FRAMES - 1
     np.testing.assert_allclose(results[0].fused, predictor.predict_video(video).fused, atol=1e-5)
+
+
+class _Recorder:
+    """A predictor over one RGB stream of ``sampling`` (not frame-wise: its ring keeps every frame) that records
+    the source frames of each window it is handed."""
+
+    def __init__(self, sampling):
+        self.classes, self.seen = ["a", "b"], []
+        self.specs = {"video": InputSpec("video", CLIP, 16, (0.5,) * 3, (0.2,) * 3, sampling=sampling)}
+
+    def predict_window(self, video=None, keypoints=None):
+        return SimpleNamespace(fused=np.array([0.5, 0.5]), per_stream={}, pose_detected_fraction=None)
+
+
+def _run_short(predictor, video, deterministic):
+    results, frames = [], []
+    engine = live.LiveEngine(predictor, live.LiveConfig(stride=8, smooth=1, deterministic=deterministic),
+                             on_prediction=results.append)
+    infer = engine.infer
+    engine.infer = lambda snap: (frames.append(snap.frames["video"]), infer(snap))[1]
+    with FrameSource(video, realtime=False) as source:
+        engine.run(source)
+    return results, frames
+
+
+@pytest.mark.parametrize("sampling", [Sampling("dense", 3, FPS), Sampling("segment", fps=FPS, span_s=(1.28,) * 7)])
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_a_video_shorter_than_the_window_gets_one_answer_on_the_evaluation_picks(tmp_path, make_video, sampling,
+                                                                                 deterministic):
+    video = make_video(tmp_path / "short.avi", num_frames=7, fps=FPS, seed=5)  # windows span 10 and 32 frames
+    results, frames = _run_short(_Recorder(sampling), video, deterministic)
+    assert [r.frame_index for r in results] == [6]  # one answer, when the file ends
+    np.testing.assert_array_equal(frames[0], sampling.indices(7, CLIP))  # dense loops: 0, 3, 6, 2
+
+
+def test_a_trained_run_answers_on_a_video_shorter_than_its_window(runs, tmp_path, make_video):
+    video = make_video(tmp_path / "short.avi", num_frames=7, fps=FPS, seed=5)
+    results, frames = _run_short(runs["dense"], video, deterministic=True)
+    assert len(results) == 1 and results[0].fused.shape == (2,)
+    # a frame-wise stream keeps only its lattice (every 3rd frame): a pick off it takes the nearest kept frame
+    np.testing.assert_array_equal(frames[0], [0, 3, 6, 3])
 
 
 def test_each_stream_keeps_its_own_span_and_frame_step_overrides():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Callable, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -159,6 +159,11 @@ class DualFrameBuffer:
         return sum(s.items.nbytes for s in self._streams.values())
 
     @property
+    def started(self) -> bool:
+        """True once a frame was pushed."""
+        return self._first >= 0
+
+    @property
     def ready(self) -> bool:
         """True once every ring in use holds frames from the start of its window on."""
         return self._first >= 0 and all(len(s.indices) and s.held()[0] <= self._targets(s.spec)[0]
@@ -199,9 +204,10 @@ class DualFrameBuffer:
         lag = (self._frame_index - self._first + 1 - spec.span) % spec.step if spec.grid else 0
         return self._frame_index - lag - spec.span + 1 + np.asarray(spec.offsets)
 
-    def _window(self, stream: _StreamRing) -> tuple[np.ndarray, np.ndarray]:
-        """The held frames nearest to the window's picks (ties: the earlier): items (T, ...) and frame indices."""
-        held, targets = stream.held(), self._targets(stream.spec)
+    @staticmethod
+    def _nearest(stream: _StreamRing, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The held frames nearest to source frames ``targets`` (ties: the earlier): items (T, ...) and indices."""
+        held = stream.held()
         after = np.clip(np.searchsorted(held, targets), 0, len(held) - 1)  # first held >= target (or the last)
         before = np.maximum(after - 1, 0)
         nearest = np.where(np.abs(held[before] - targets) <= np.abs(held[after] - targets), before, after)
@@ -211,7 +217,19 @@ class DualFrameBuffer:
         """Copies of both full windows, oldest → newest, ending at the last pushed frame."""
         if not self.ready:
             raise ValueError("buffer is not full yet: check .ready before taking a snapshot")
-        windows = {key: self._window(stream) for key, stream in self._streams.items()}
+        return self._snapshot({key: self._targets(stream.spec) for key, stream in self._streams.items()})
+
+    def snapshot_short(self, picks: Callable[[str, int], np.ndarray]) -> Snapshot:
+        """For a source that ended before the windows were full: each stream's frames at ``picks(key, n)``, offsets
+        (T,) into the ``n`` source frames pushed so far (0 = the first) — what evaluation picks in a video that
+        short (``datasets.sampling.Sampling.short_picks``)."""
+        if self._first < 0:
+            raise ValueError("buffer is empty: no frame was pushed")
+        count = self._frame_index - self._first + 1
+        return self._snapshot({key: self._first + np.asarray(picks(key, count), np.int64) for key in self._streams})
+
+    def _snapshot(self, targets: dict[str, np.ndarray]) -> Snapshot:
+        windows = {key: self._nearest(self._streams[key], t) for key, t in targets.items()}
         items = {key: w[0] for key, w in windows.items()}
         return Snapshot(self._frame_index, self._timestamp, items.get("video"), items.get("keypoints"),
                         {key: w[1] for key, w in windows.items()})

@@ -8,6 +8,9 @@ presentation (this thread: a window must be drawn from the main thread) run in f
 through single-value ``LatestSlot``s, so a slow stage makes the one before it drop (counted), never queue, and
 drawing one frame overlaps pose on the next. ``deterministic`` (files only): every frame in order, inference inline on exactly every
 ``stride``-th frame, so the logged scores are reproducible and equal the offline prediction on the same frames.
+A source that ends before any window was due (a file shorter than the run's window) gets one answer at its end,
+on the frames evaluation would pick in a video that short (``Sampling.short_picks``; a frame-wise stream, which
+keeps only its sampling lattice, takes the nearest kept frame).
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class LiveEngine:
                 self._run_threaded(source, writer, window)
         if self._worker is not None and self._worker.error is not None:
             raise self._worker.error
+        if not self.stats.predictions and self.buffer.started:  # a source shorter than the window (or than the
+            self._infer_and_publish(self._ingest.last_snapshot())  # time to the first due one) gets one answer
         return self.stats
 
     def _infer_and_publish(self, snap: Snapshot) -> None:

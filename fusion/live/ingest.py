@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from twostream.errors import CheckpointError
-from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer
+from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, Snapshot
 from twostream.fusion.live.capture import Frame
 from twostream.fusion.live.records import LiveConfig
 from twostream.pose.skeleton import MEDIAPIPE_33
@@ -57,6 +57,15 @@ class Ingest:
         self.fps = fps
         self.buffer = DualFrameBuffer(*_buffer_specs(self.specs, fps, self.config.frame_step, self.frame_wise,
                                                      self.config.pose.persons))
+
+    def last_snapshot(self) -> Snapshot:
+        """The windows to predict on when the source has ended: the full ones, or — a source shorter than a
+        window — what evaluation picks in a video that short (``Sampling.short_picks``)."""
+        if self.buffer.ready:
+            return self.buffer.snapshot()
+        specs = {"video": self.video_spec, "keypoints": self.keypoint_spec}
+        return self.buffer.snapshot_short(lambda key, n: specs[key].sampling.short_picks(
+            n, specs[key].clip_len, self.fps, self.config.frame_step))
 
     def window_seconds(self) -> dict[str, float]:
         """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
