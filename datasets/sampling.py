@@ -3,8 +3,9 @@
 Two samplings. ``segment`` (TSN): the video is cut into ``clip_len`` equal segments and one frame is taken from
 each, the centre for evaluation, a random position for training; a video shorter than the clip repeats frames
 evenly, and the clip's time scale is the video's length. ``dense`` (mmaction2's ``SampleFrames``): ``clip_len``
-frames every ``frame_interval`` frames, centred for evaluation, at a random start for training; a video shorter
-than the clip loops (mmaction2's default ``out_of_bound_opt="loop"``). Dense sampling keeps the real time
+frames every ``frame_interval`` frames, centred for evaluation; for training at a random start, each pick
+jittered within its K frames (segment sampling's jitter, over a clip of fixed length); a video shorter than the
+clip loops (mmaction2's default ``out_of_bound_opt="loop"``). Dense sampling keeps the real time
 between two picks the same in every clip, so a velocity means the same speed in every clip; segment sampling
 does not (a 1 s and a 4 s video both give ``clip_len`` picks). ``frame_interval=None`` (the keypoint streams'
 default) is resolved from the training videos: the largest K whose clip fits in the median training video, so
@@ -73,16 +74,22 @@ def dense_indices(num_frames: int, clip_len: int, interval: int,
     """``clip_len`` frames every ``interval`` frames (mmaction2's ``SampleFrames``), (clip_len,) int64.
 
     The clip spans ``(clip_len - 1) * interval + 1`` frames. ``rng=None``: the clip centred in the video
-    (evaluation; equals ``dense_clip_indices(..., num_clips=1)[0]``); a generator: a random start (training).
+    (evaluation; equals ``dense_clip_indices(..., num_clips=1)[0]``); a generator: a random start, and pick ``i``
+    at a random one of the ``interval`` frames from ``start + i * interval`` (training: without this jitter the
+    cartoon quickstart's pose stream saw 4 distinct clips of each video and tested at 0.79, with it 0.93; on
+    CMU mocap it changed nothing, 0.900 → 0.902 cross-subject; one run each).
     A video shorter than the span loops (frame ``i`` is frame ``i mod num_frames``): a repeated last frame would
     read as the person stopping, and tell the model how long the video was.
     """
     _check(num_frames, clip_len)
     if interval < 1:
         raise ValueError(f"frame interval must be >= 1, got {interval}")
-    free = max(num_frames - (clip_len - 1) * interval - 1, 0)  # start positions beyond the first
-    start = (free + 1) // 2 if rng is None else int(rng.integers(0, free + 1))
-    return np.mod(start + interval * np.arange(clip_len), num_frames).astype(np.int64)
+    if rng is None:
+        free = max(num_frames - (clip_len - 1) * interval - 1, 0)  # start positions beyond the first
+        return np.mod((free + 1) // 2 + interval * np.arange(clip_len), num_frames).astype(np.int64)
+    free = max(num_frames - clip_len * interval, 0)  # the jittered picks may reach K - 1 frames further
+    picks = int(rng.integers(0, free + 1)) + interval * np.arange(clip_len) + rng.integers(0, interval, clip_len)
+    return np.mod(picks, num_frames).astype(np.int64)
 
 
 def dense_clip_indices(num_frames: int, clip_len: int, interval: int, num_clips: int) -> np.ndarray:

@@ -164,7 +164,9 @@ def test_skeleton_dataset_dense_sampling_keeps_the_real_time_scale():
         picked = ds[i]["keypoints"].numpy()[:, 0, 0, 0] / (17 * 4)
         assert np.all(np.diff(picked) == 2) and picked[0] == (t - 15 + 1) // 2
     train = SkeletonDataset(seqs, [0, 1], clip_len=8, train=True, sampling=Sampling("dense", 3), seed=4)
-    assert np.all(np.diff(train[1]["keypoints"].numpy()[:, 0, 0, 0]) == 3 * 17 * 4)
+    picked = train[1]["keypoints"].numpy()[:, 0, 0, 0] / (17 * 4)
+    start = picked - 3 * np.arange(8)  # training: each pick within its 3 frames of a fixed 3-frame grid
+    assert start.max() - start.min() <= 2 and np.all(np.diff(picked) >= 1)
 
 
 def test_skeleton_dataset_rejects_bad_shapes():
