@@ -20,6 +20,8 @@ from twostream.paths import check_output_file
 DEFAULT_KEYPOINT_MODEL = "pose_stgcnpp"
 """The keypoint architecture the quickstart trains and ``bench/skeletons.py`` holds to the tree baseline: the
 strongest on CMU mocap cross-subject and on the cartoon quickstart (README, Benchmarks)."""
+LIVE_PLAYS = 3
+"""The live step plays its test clip this many times (``--loop``), so that labels show for most of ``live.mp4``."""
 
 HELP = "run every stage on a small generated cartoon dataset (synth → extract → train → fuse → evaluate → live)"
 
@@ -67,7 +69,9 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
                                    "--epochs", str(args.epochs), *train]),
         ("fuse the streams", ["fuse", str(runs / "rgb"), str(runs / "pose"), "--out", str(runs / "fused")]),
         ("evaluate side by side", ["evaluate", str(runs / "fused")]),
+        # three times over: a clip as long as the training videos fills the windows only at its last frame
         ("live demo, headless", ["live", str(runs / "fused"), "--source", "{test_video}", "--no-window", "--fast",
+                                 "--loop", "--max-frames", str(LIVE_PLAYS * args.frames),
                                  "--output", str(out / "live.mp4"), "--log", str(out / "live.jsonl")]),
     ]
 
