@@ -99,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"{stats.frames} frames, {stats.dropped} dropped, {stats.predictions} predictions; latency p50 "
         f"{stats.latency_percentile(50):.0f} ms, p95 {stats.latency_percentile(95):.0f} ms", highlight=False)
+    span = max(s.span for s in (engine.buffer.video_spec, engine.buffer.keypoint_spec) if s is not None)
     if stats.predictions == 0:
-        span = max(s.span for s in (engine.buffer.video_spec, engine.buffer.keypoint_spec) if s is not None)
-        warn(f"no prediction: the source gave {stats.frames} frame(s) and the run's window needs {span} before the "
-             "first one; use a longer video or --loop")
+        warn(f"no prediction: the source gave {stats.frames} frame(s)")
+    elif not engine.buffer.ready:
+        warn(f"the source ended after {stats.frames} frame(s), before the run's window of {span} filled: one answer, "
+             "on the frames evaluation picks in a video that short; use a longer video or --loop for live answers")
     if stats.person_frames is not None and stats.frames:
         console.print(f"person found in {stats.person_frames}/{stats.frames} frames "
                       f"({stats.person_frames / stats.frames:.0%})", highlight=False)

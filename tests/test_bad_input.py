@@ -326,7 +326,7 @@ LIVE_CASES = [
          ("{tmp} is a folder",)),
     Case("live-device-cuda", "live {run} --source {video} --no-window --device cuda", 2, ("--device cpu",)),
     Case("live-short-video", "live {run} --source {tmp}/short.avi --no-window --log {tmp}/p.jsonl", 0,
-         ("no prediction", "1 frame"), setup=_short_video),
+         ("ended after 1 frame(s)", "window of", "1 predictions"), setup=_short_video),
     Case("pose-show-over-video", "pose-show {video} -o {video}", 2, ("{video}", "input")),
     Case("pose-show-output-folder", "pose-show {video} -o {tmp}", 2, ("{tmp} is a folder",)),
     Case("pose-show-folder-as-video", "pose-show {data}", 2, ("{data} is a folder",)),
