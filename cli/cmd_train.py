@@ -188,7 +188,6 @@ def _fit_one(args: argparse.Namespace, cfg, out: Path, fold: tuple[int, int] | N
     structure = {"num_classes": len(data.classes), **structure}
     torch.manual_seed(args.seed)
     model = build(args.model, **structure, **_loading_kwargs(args))
-    model.input_spec = replace(model.input_spec, sampling=spec.sampling)  # fit records it, fitted to the data
     console.print(f"[bold]{args.model}[/]: {len(data.classes)} classes, {len(data.train)} training clips, "
                   f"{len(data.val) if data.val else 0} validation clips → {escape(str(out))}", highlight=False)
 

@@ -63,9 +63,8 @@ class Ingest:
         window — what evaluation picks in a video that short (``Sampling.short_picks``)."""
         if self.buffer.ready:
             return self.buffer.snapshot()
-        specs = {"video": self.video_spec, "keypoints": self.keypoint_spec}
-        return self.buffer.snapshot_short(lambda key, n: specs[key].sampling.short_picks(
-            n, specs[key].clip_len, self.fps, self.config.frame_step))
+        return self.buffer.snapshot_short(lambda key, n: self.specs[key].sampling.short_picks(
+            n, self.specs[key].clip_len, self.fps, self.config.frame_step))
 
     def window_seconds(self) -> dict[str, float]:
         """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
