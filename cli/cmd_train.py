@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pose_stgcn, pose_stgcnpp (any length), pose_transformer (the clip length it was built "
                              "for). Default clip length 16 (pose: 32)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default runs/<model>)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="passes over the training set (default: enough for 2,000 optimizer steps, 10 to 200: "
+                             "10 on a large set, more on a small one)")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per step (per process under torchrun)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--weight-decay", type=float, default=0.01)
@@ -225,9 +227,10 @@ def _check_before_work(args: argparse.Namespace, cfg, out: Path):
     if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
         raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
                          "(or a skeleton .pkl for keypoint models)")
-    if args.resume and _finished(out, cfg.epochs):
-        console.print(f"{out} has already trained {cfg.epochs} epoch(s); nothing to do (raise --epochs to train "
-                      "longer)", highlight=False, markup=False)
+    done = args.resume and _finished(out, cfg.epochs)
+    if done:
+        console.print(f"{out} has already trained {done} epoch(s); nothing to do (raise --epochs to train longer)",
+                      highlight=False, markup=False)
         return None
     single_device(cfg.device)
     prepare_run_dir(out, inputs=[args.root, args.weights, args.split_dir], resume=args.resume,
@@ -235,9 +238,14 @@ def _check_before_work(args: argparse.Namespace, cfg, out: Path):
     return replace(cfg, num_workers=capped_workers(cfg.num_workers, "--workers", note=warn))
 
 
-def _finished(out: Path, epochs: int) -> bool:
-    """True when ``out/last.pt`` already holds ``epochs`` epochs (``--resume`` would do nothing)."""
+def _finished(out: Path, epochs: int | None) -> int:
+    """The epochs ``out/last.pt`` holds when that is at least ``epochs`` (``None``: the epochs the run set out to
+    train), so that ``--resume`` would do nothing; else 0."""
     from twostream.streams.checkpoint import read_checkpoint
 
     last = out / "last.pt"
-    return last.is_file() and read_checkpoint(last)["epoch"] >= epochs
+    if not last.is_file():
+        return 0
+    ckpt = read_checkpoint(last)
+    target = epochs if epochs is not None else ckpt["config"]["epochs"]
+    return ckpt["epoch"] if ckpt["epoch"] >= target else 0

@@ -89,6 +89,30 @@ def test_a_small_model_learns_separable_clips(tmp_path):
     assert config["arch"] == "fc" and config["classes"] == list(CLASSES) and config["config"]["epochs"] == 6
 
 
+def test_default_epochs_give_a_small_set_as_many_steps_as_a_large_one():
+    from twostream.streams.training import AUTO_EPOCHS, AUTO_STEPS
+
+    auto = TrainConfig()
+    assert auto.epochs_for(1190) == AUTO_EPOCHS[0]  # UCF101 split 1 at 8 clips per step: the floor
+    assert auto.epochs_for(21) == -(-AUTO_STEPS // 21)  # ~170 keypoint sequences: many passes
+    assert auto.epochs_for(1) == AUTO_EPOCHS[1]
+    assert TrainConfig(epochs=3).epochs_for(21) == 3  # a given number is kept
+
+
+def test_a_run_with_default_epochs_records_and_resumes_the_number_it_chose(tmp_path, monkeypatch):
+    from twostream.cli.cmd_train import _finished
+    from twostream.streams import training
+
+    monkeypatch.setattr(training, "AUTO_STEPS", 12)
+    monkeypatch.setattr(training, "AUTO_EPOCHS", (2, 10))
+    result = _fit(tmp_path, _cfg(epochs=None))  # 24 clips of 4: 6 steps per epoch -> 2 epochs
+    assert len(result.history) == 2
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["epochs"] == 2
+    assert read_checkpoint(tmp_path / "last.pt")["config"]["epochs"] == 2
+    assert _finished(tmp_path, None) == 2  # --resume without --epochs: the run's own number is done
+    assert _finished(tmp_path, 5) == 0  # --resume --epochs 5 trains on
+
+
 def test_checkpoint_round_trip_rebuilds_the_model_from_the_file_alone(tmp_path):
     _fit(tmp_path, _cfg(epochs=1))
     ckpt = read_checkpoint(tmp_path / "last.pt")
