@@ -1,6 +1,7 @@
 """Keypoint streams against a 20-line tree baseline on real and drawn human motion.
 
-    python bench/skeletons.py [--epochs 30] [--sets mocap_xsub,mocap_no_exercise,cartoon] [--models pose_stgcnpp,...]
+    python bench/skeletons.py [--epochs N] [--sets mocap_xsub,mocap_no_exercise,mocap_small,cartoon]
+                              [--models pose_stgcnpp,...]
 
 Every registered keypoint model, trained with the DEFAULT recipe (``TrainConfig`` defaults and the model's own
 sampling — dense, K fitted to the training sequences — the same for every set), and the mean of their softmaxes
@@ -9,6 +10,9 @@ sampling — dense, K fitted to the training sequences — the same for every se
 
 * ``mocap_xsub``: ``/work/shared/data``'s ``mocap/cmu_mocap_coco17.pkl`` (or ``--mocap PKL``), cross-subject;
 * ``mocap_no_exercise``: the same without its five exercise classes (walk, run, jump, dance: 4 classes);
+* ``mocap_small``: the regime of the team's real keypoint set (about 220 detector-made sequences of 30 frames,
+  6 classes, on which the trees score about 0.46): 6 of the mocap classes, one camera per window, 30 frames,
+  through ``detector_noise``, at most 37 training windows per class (``small_set``);
 * ``cartoon``: a fresh ``twostream synth`` set, its drawn joints as COCO-17 (no MediaPipe), UCF101 split 1.
 
 Each set's second row (``+ detector noise``) scores the same trained models and trees on the test sequences
@@ -51,6 +55,8 @@ from twostream.streams.training import TrainConfig, evaluate, fit, loader_for
 EXERCISES = ("jumping_jacks", "squat", "knee_raise", "arm_circle", "side_twist")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NOISE_SEED = 123
+SMALL_CLASSES = ("walk", "run", "jump", "dance", "squat", "knee_raise")
+SMALL_FRAMES, SMALL_PER_CLASS = 30, 37
 
 
 def pose_statistics(keypoints: np.ndarray) -> np.ndarray:
@@ -104,11 +110,11 @@ def keypoint_models() -> list[str]:
     return [n for n in available() if build(n, num_classes=2).input_spec.key == "keypoints"]
 
 
-def train_model(name: str, pkl: Path, epochs: int, seed: int,
+def train_model(name: str, pkl: Path, epochs: int | None, seed: int,
                 out: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, str]:
     """Train ``name`` on the pickle's whole ``train`` list (no validation carved out, as the trees) with the
     default recipe for its epochs: (test probs, test probs through ``detector_noise``, labels, seconds, train
-    accuracy — the trained model on the training sequences without augmentation —, the sampling it used)."""
+    accuracy — the trained model on the training sequences without augmentation —, its epochs and sampling)."""
     layout = load_skeleton_pickle(pkl).layout
     spec = build(name, num_classes=2, layout=layout, persons=1).input_spec
     data = build_datasets(pkl, spec, train_split="train", test_split="test", seed=seed, val_fraction=0.0)
@@ -116,8 +122,7 @@ def train_model(name: str, pkl: Path, epochs: int, seed: int,
     torch.manual_seed(seed)
     model = build(name, num_classes=len(data.classes), layout=layout, persons=1)
     start = time.perf_counter()
-    fit(model, data, cfg, out / name, classes=data.classes, arch=name, arch_kwargs={},
-        progress=False)
+    trained = fit(model, data, cfg, out / name, classes=data.classes, arch=name, arch_kwargs={}, progress=False)
     seconds = time.perf_counter() - start
     env = D.DistEnv(0, 1, 0)
     result = evaluate(model, loader_for(data.test, cfg, env=env, epoch=0, train=False), "cpu")
@@ -127,8 +132,9 @@ def train_model(name: str, pkl: Path, epochs: int, seed: int,
                            seed=seed).test  # the sampling fitted in training (model.input_spec, from fit)
     fitted = evaluate(model, loader_for(plain, cfg, env=env, epoch=0, train=False), "cpu")
     sampling = model.input_spec.sampling
+    recipe = f"dense K={sampling.frame_interval}" if sampling.mode == "dense" else sampling.mode
     return (result.probs, noisy.probs, result.labels, seconds, float((fitted.probs.argmax(1) == fitted.labels).mean()),
-            f"dense K={sampling.frame_interval}" if sampling.mode == "dense" else sampling.mode)
+            f"{len(trained.history)} epochs, {recipe}")
 
 
 def write_pickle(path: Path, annotations: list[dict], train: list[str], test: list[str], classes,
@@ -153,6 +159,39 @@ def mocap_sets(mocap: Path, tmp: Path) -> dict[str, Path]:
     return sets
 
 
+def small_set(mocap: Path, tmp: Path, seed: int) -> Path:
+    """The regime of the team's real keypoint set (about 220 detector-made sequences of 30 frames, 6 classes):
+    ``SMALL_CLASSES`` of the mocap set, each window seen from one of its three cameras, cut to ``SMALL_FRAMES``
+    frames at a random start and passed through ``detector_noise``, at most ``SMALL_PER_CLASS`` training windows
+    per class; cross-subject as ``mocap_xsub``."""
+    data, rng, noise = safe_load(mocap), np.random.default_rng(seed), detector_noise()
+    keep = [data["classes"].index(c) for c in SMALL_CLASSES]
+    views: dict[str, list[dict]] = {}
+    for a in data["annotations"]:
+        if a["label"] in keep:
+            views.setdefault(a["frame_dir"].rsplit("_v", 1)[0], []).append(a)
+    split = {name: set(data["split"][f"xsub_{name}"]) for name in ("train", "test")}
+    anns, lists, per_class = [], {"train": [], "test": []}, np.zeros(len(keep), int)
+    for window in rng.permutation(sorted(views)):
+        a = views[window][rng.integers(len(views[window]))]
+        part, label = next(name for name in lists if a["frame_dir"] in split[name]), keep.index(a["label"])
+        if part == "train":
+            if per_class[label] == SMALL_PER_CLASS:
+                continue
+            per_class[label] += 1
+        start = int(rng.integers(0, a["keypoint"].shape[1] - SMALL_FRAMES + 1))
+        cut = slice(start, start + SMALL_FRAMES)
+        height, width = a["img_shape"]
+        clean = np.concatenate([a["keypoint"][:, cut] / (width, height), np.zeros_like(a["keypoint_score"][:, cut, :, None]),
+                                a["keypoint_score"][:, cut, :, None]], -1).transpose(1, 0, 2, 3)  # (T, M, V, 4)
+        seen = noise(clean, rng).transpose(1, 0, 2, 3)  # (M, T, V, 4): what a detector would have given
+        anns.append({"frame_dir": a["frame_dir"], "label": label, "img_shape": a["img_shape"],
+                     "subject": a["subject"], "keypoint": (seen[..., :2] * (width, height)).astype(np.float32),
+                     "keypoint_score": seen[..., 3].astype(np.float32)})
+        lists[part].append(a["frame_dir"])
+    return write_pickle(tmp / "small.pkl", anns, lists["train"], lists["test"], SMALL_CLASSES, data.get("fps"))
+
+
 def cartoon_set(tmp: Path, seed: int) -> Path:
     """A synth set's drawn joints as a COCO-17 pickle (groups as subjects, the synth's split 1)."""
     from twostream.datasets.synth import DEFAULT_SIZE, generate
@@ -174,17 +213,17 @@ def cartoon_set(tmp: Path, seed: int) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=TrainConfig().epochs)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the default recipe's (TrainConfig)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mocap", type=Path, default=SHARED / "mocap" / "cmu_mocap_coco17.pkl")
-    parser.add_argument("--sets", default="mocap_xsub,mocap_no_exercise,cartoon")
+    parser.add_argument("--sets", default="mocap_xsub,mocap_no_exercise,mocap_small,cartoon")
     parser.add_argument("--models", default=None, help="comma-separated (default: every keypoint model)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # on a shared 2-core CPU, two intra-op threads ran these small models 10-40x slower
     console = Console(width=220)  # the table is the record: never squeeze it into a pipe's 80 columns
     models = args.models.split(",") if args.models else keypoint_models()
-    table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {args.epochs} epochs, "
-                        "default recipe)")
+    epochs = f"{args.epochs} epochs" if args.epochs else "default epochs"
+    table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {epochs}, default recipe)")
     for column in ("set", "classes", "train / test", "trees", *models, "ensemble",
                    f"{DEFAULT_KEYPOINT_MODEL} train acc", "train s"):
         table.add_column(column, justify="right")
@@ -193,6 +232,8 @@ def main() -> int:
         tmp = Path(tmp)
         wanted = args.sets.split(",")
         sets = mocap_sets(args.mocap, tmp) if any(s.startswith("mocap") for s in wanted) else {}
+        if "mocap_small" in wanted:
+            sets["mocap_small"] = small_set(args.mocap, tmp, args.seed)
         if "cartoon" in wanted:
             sets["cartoon"] = cartoon_set(tmp, args.seed)
         for name in wanted:
