@@ -105,6 +105,28 @@ def test_position_features_match_numpy_normalise():
     assert feats.shape == (1, 1, 7, 33, FEATURES)
 
 
+def test_a_lost_shoulder_does_not_rescale_the_person():
+    """A lost joint is (0, 0). Averaged into the mid-shoulder it made the torso length of that frame garbage, the
+    person's scale with it, and the torso-length channel noise: the default augmentation drops 5 % of joints."""
+    layout = get_layout("coco17")
+    x = random_skeletons(1, 6, 17, seed=4)
+    x[..., list(layout.torso[0]), :2] = torch.tensor([[0.45, 0.3], [0.55, 0.3]])  # the same torso in every frame
+    x[..., list(layout.torso[1]), :2] = torch.tensor([[0.46, 0.5], [0.54, 0.5]])
+    lost = x.clone()
+    lost[0, 2, layout.torso[0][0]] = 0.0  # one shoulder lost in frame 2
+    lost[0, 4, list(layout.torso[0])] = 0.0  # both in frame 4: no torso to measure there
+    clean, _ = SkeletonFeatures(layout)(x)
+    seen, _ = SkeletonFeatures(layout)(lost)
+    others = [0, 1, 3, 5]
+    # frame 2's one shoulder makes its torso 3 % longer (the mid-shoulder moves to the other shoulder): the scale
+    # moves by 0.6 %; averaging (0, 0) in moved it by a fifth
+    torch.testing.assert_close(seen[0, 0, others, :, :2], clean[0, 0, others, :, :2], rtol=0.01, atol=1e-4)
+    assert seen[0, 0, [0, 1, 3, 4, 5], :, 13].abs().max() < 0.01  # torso-length change: none, nor in frame 4
+    nothing = torch.zeros(1, 6, 17, 4)
+    nothing[..., 0, :] = torch.tensor([0.5, 0.5, 0.0, 1.0])  # only a nose: no torso in any frame
+    assert SkeletonFeatures(layout)(nothing)[0].abs().max() <= 1.0  # the frame's height as scale, not 1 / 1e-6
+
+
 def test_adjacency_is_symmetric_and_normalised():
     a = normalised_adjacency(get_layout("coco17"))
     torch.testing.assert_close(a, a.T)
