@@ -30,7 +30,7 @@ from twostream.streams.history import plot_curves, selection_key, write_history
 AUTO_STEPS = 2000
 """Optimizer steps the default number of epochs aims at. Ten epochs of a 200-sequence keypoint set are 250 steps
 of 8 clips, which left ST-GCN++ at 0.6 training accuracy (validation 0.70 against the tree baseline's 0.91 on
-CMU mocap cut like the team's 30-frame set); ``bench/skeletons.py`` and README "Training" have the figures."""
+CMU mocap cut like the team's 30-frame set); README "Small keypoint sets" has the figures."""
 AUTO_EPOCHS = (10, 200)
 """Bounds of the default number of epochs (``TrainConfig.epochs_for``)."""
 
