@@ -227,7 +227,7 @@ def _check_before_work(args: argparse.Namespace, cfg, out: Path):
     if args.root.is_file() and args.root.suffix.lower() in VIDEO_EXTENSIONS:
         raise ValueError(f"dataset {args.root} is one video; train takes a dataset folder ROOT/<Class>/<video> "
                          "(or a skeleton .pkl for keypoint models)")
-    done = args.resume and _finished(out, cfg.epochs)
+    done = args.resume and not args.overwrite and _finished(out, cfg.epochs)  # both: prepare_run_dir refuses
     if done:
         console.print(f"{out} has already trained {done} epoch(s); nothing to do (raise --epochs to train longer)",
                       highlight=False, markup=False)

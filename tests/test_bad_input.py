@@ -249,6 +249,8 @@ TRAIN_CASES = [
     Case("train-resume-nothing", "train {data} --model fc --out {tmp}/new --resume", 2, ("{tmp}/new/last.pt",)),
     Case("train-resume-finished", "train {data} --model fc --epochs 1 --out {run} --resume", 0,
          ("already trained 1 epoch", "nothing to do")),
+    Case("train-resume-finished-own-epochs", "train {data} --model fc --out {run} --resume", 0,
+         ("already trained 1 epoch", "nothing to do")),  # no --epochs: the number the run chose is done
     Case("train-video-as-dataset", "train {video} --model fc --out {tmp}/r", 2, ("{video}", "one video")),
     Case("train-file-as-dataset", "train {tmp}/notes.txt --model fc --out {tmp}/r", 2, ("{tmp}/notes.txt",),
          setup=_file("notes.txt")),
