@@ -163,33 +163,29 @@ def small_set(mocap: Path, tmp: Path, seed: int) -> Path:
     """The regime of the team's real keypoint set (about 220 detector-made sequences of 30 frames, 6 classes):
     ``SMALL_CLASSES`` of the mocap set, each window seen from one of its three cameras, cut to ``SMALL_FRAMES``
     frames at a random start and passed through ``detector_noise``, at most ``SMALL_PER_CLASS`` training windows
-    per class; cross-subject as ``mocap_xsub``."""
-    data, rng, noise = safe_load(mocap), np.random.default_rng(seed), detector_noise()
-    keep = [data["classes"].index(c) for c in SMALL_CLASSES]
-    views: dict[str, list[dict]] = {}
-    for a in data["annotations"]:
-        if a["label"] in keep:
-            views.setdefault(a["frame_dir"].rsplit("_v", 1)[0], []).append(a)
-    split = {name: set(data["split"][f"xsub_{name}"]) for name in ("train", "test")}
+    per class; cross-subject as ``mocap_xsub``. Written in the frame-normalised units the loader reads
+    (``img_shape`` 1 × 1)."""
+    data, rng, noise = load_skeleton_pickle(mocap), np.random.default_rng(seed), detector_noise()
+    keep = [data.classes.index(c) for c in SMALL_CLASSES]
+    views: dict[str, list] = {}
+    for r in data.annotations:
+        if r.label in keep:
+            views.setdefault(r.name.rsplit("_v", 1)[0], []).append(r)
+    split = {name: set(data.splits[f"xsub_{name}"]) for name in ("train", "test")}
     anns, lists, per_class = [], {"train": [], "test": []}, np.zeros(len(keep), int)
     for window in rng.permutation(sorted(views)):
-        a = views[window][rng.integers(len(views[window]))]
-        part, label = next(name for name in lists if a["frame_dir"] in split[name]), keep.index(a["label"])
+        r = views[window][rng.integers(len(views[window]))]
+        part, label = next(name for name in lists if r.name in split[name]), keep.index(r.label)
         if part == "train":
             if per_class[label] == SMALL_PER_CLASS:
                 continue
             per_class[label] += 1
-        start = int(rng.integers(0, a["keypoint"].shape[1] - SMALL_FRAMES + 1))
-        cut = slice(start, start + SMALL_FRAMES)
-        height, width = a["img_shape"]
-        clean = np.concatenate([a["keypoint"][:, cut] / (width, height), np.zeros_like(a["keypoint_score"][:, cut, :, None]),
-                                a["keypoint_score"][:, cut, :, None]], -1).transpose(1, 0, 2, 3)  # (T, M, V, 4)
-        seen = noise(clean, rng).transpose(1, 0, 2, 3)  # (M, T, V, 4): what a detector would have given
-        anns.append({"frame_dir": a["frame_dir"], "label": label, "img_shape": a["img_shape"],
-                     "subject": a["subject"], "keypoint": (seen[..., :2] * (width, height)).astype(np.float32),
-                     "keypoint_score": seen[..., 3].astype(np.float32)})
-        lists[part].append(a["frame_dir"])
-    return write_pickle(tmp / "small.pkl", anns, lists["train"], lists["test"], SMALL_CLASSES, data.get("fps"))
+        start = int(rng.integers(0, len(r.keypoints) - SMALL_FRAMES + 1))
+        seen = noise(r.keypoints[start:start + SMALL_FRAMES], rng).transpose(1, 0, 2, 3)  # (M, T, V, 4)
+        anns.append({"frame_dir": r.name, "label": label, "img_shape": (1, 1), "subject": r.subject,
+                     "keypoint": seen[..., :2], "keypoint_score": seen[..., 3]})
+        lists[part].append(r.name)
+    return write_pickle(tmp / "small.pkl", anns, lists["train"], lists["test"], SMALL_CLASSES, data.fps)
 
 
 def cartoon_set(tmp: Path, seed: int) -> Path:
