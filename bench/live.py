@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--pose-len", type=int, default=32)
     parser.add_argument("--pose-model", default="full")
     parser.add_argument("--persons", type=int, default=2)
+    parser.add_argument("--pose-lanes", type=int, default=LiveConfig.pose_lanes,
+                        help="pose estimators side by side, as `twostream live --pose-lanes`")
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the RGB stream's precision, as `twostream live --precision` (auto: bf16 on AMX)")
@@ -132,7 +134,7 @@ def main() -> None:
         with FrameSource(args.clip, loop=True, realtime=True) as source:
             config = LiveConfig(stride=args.stride, smooth=args.smooth,
                                 pose=PoseConfig(model=args.pose_model, persons=args.persons),
-                                worker_nice=args.worker_nice,
+                                worker_nice=args.worker_nice, pose_lanes=args.pose_lanes,
                                 max_frames=int(args.seconds * source.fps))
             first: list[float] = []  # when the first window was full and scored
             engine = LiveEngine(predictor, config, on_prediction=lambda _: first or first.append(time.perf_counter()))
@@ -158,7 +160,7 @@ def _report(args: argparse.Namespace, stats, elapsed: float, fill_s: float, fps:
     growth = sampler.growth()
     table = Table(title=f"live: {args.clip.name} at {fps:.1f} fps, {elapsed:.0f} s, {args.rgb_model} {args.size}px×"
                         f"{args.clip_len} ({args.precision}) + ST-GCN×{args.pose_len} over {args.span_s:g} s, stride {args.stride}, "
-                        f"pose model {args.pose_model} x {args.persons} persons, torch threads {args.torch_threads}, "
+                        f"pose model {args.pose_model} x {args.persons} persons in {args.pose_lanes} lane(s), torch threads {args.torch_threads}, "
                         f"worker nice {args.worker_nice}")
     for column in ("measure", "value", "target"):
         table.add_column(column)

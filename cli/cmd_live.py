@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file only: every frame in order, inference inline on every K-th (reproducible)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     add_pose_arguments(parser)
+    parser.add_argument("--pose-lanes", type=int, default=live.LiveConfig.pose_lanes,
+                        help="pose estimators working side by side on successive frames (1: one at a time; "
+                             "--deterministic always uses one)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="torch device for PyTorch runs")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                         help="torch threads for inference (the rest of the cores keep capture + pose at pace)")
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     config = live.LiveConfig(
         stride=args.stride, max_hz=args.max_hz, smooth=args.smooth, frame_step=args.frame_step,
         deterministic=args.deterministic, max_frames=args.max_frames, pose=pose_config(args),
+        pose_lanes=args.pose_lanes,
     )
     if not args.no_window and not display_available():
         raise TwostreamError("no display available for the live window; run headless with "

@@ -21,7 +21,9 @@ from twostream.cli.main import main
 from twostream.datasets.video import read_frames
 from twostream.errors import VideoReadError
 from twostream.fusion import live, run
+from twostream.fusion.live import ingest as ingest_module
 from twostream.fusion.live.capture import FrameSource
+from twostream.fusion.live.ingest import Ingest
 from twostream.fusion.live.sinks import AnnotatedWriter
 from twostream.streams.base import InputSpec
 
@@ -95,15 +97,15 @@ def test_headless_deterministic_run_writes_every_frame_with_overlay(tmp_path, ma
 
 def test_headless_file_runs_annotate_every_frame_without_deterministic(tmp_path, make_video, monkeypatch):
     video = make_video(tmp_path / "in.avi", num_frames=25, fps=200.0)
-    ingest = live.LiveEngine.ingest
+    push = Ingest.push
 
-    def slow_ingest(self, frame):  # 20 ms a frame against the file's 5: played at its fps, most frames would drop
+    def slow_push(self, posed):  # 20 ms a frame against the file's 5: played at its fps, most frames would drop
         import time
 
         time.sleep(0.02)
-        return ingest(self, frame)
+        return push(self, posed)
 
-    monkeypatch.setattr(live.LiveEngine, "ingest", slow_ingest)
+    monkeypatch.setattr(Ingest, "push", slow_push)
     out = tmp_path / "annotated.mp4"
     assert _live(monkeypatch, StandInPredictor(clip_len=2), "--source", str(video), "--no-window",
                  "--output", str(out), "--stride", "2") == 0
@@ -133,12 +135,12 @@ def test_threaded_run_processes_or_counts_every_frame(tmp_path, make_video):
 def test_drawing_a_frame_overlaps_pose_on_the_next(tmp_path, make_video, monkeypatch):
     # pose takes most of a frame's time: presenting frame n while frame n + 1 is ingested keeps the frame rate
     video = make_video(tmp_path / "in.avi", num_frames=6)
-    ingest, second_ingested, overlapped = live.LiveEngine.ingest, threading.Event(), []
+    push, second_ingested, overlapped = Ingest.push, threading.Event(), []
 
-    def noted_ingest(self, frame):
-        if frame.index == 1:
+    def noted_push(self, posed):
+        if posed.frame.index == 1:
             second_ingested.set()
-        return ingest(self, frame)
+        return push(self, posed)
 
     class Window:
         def show(self, image):
@@ -146,12 +148,67 @@ def test_drawing_a_frame_overlaps_pose_on_the_next(tmp_path, make_video, monkeyp
                 overlapped.append(second_ingested.wait(timeout=5))
             return -1
 
-    monkeypatch.setattr(live.LiveEngine, "ingest", noted_ingest)
+    monkeypatch.setattr(Ingest, "push", noted_push)
     engine = live.LiveEngine(StandInPredictor(clip_len=2), live.LiveConfig(stride=2))
     with FrameSource(video, realtime=False) as source:
         stats = engine.run(source, window=Window())
     assert overlapped == [True]
     assert stats.frames == 6 and stats.dropped == 0  # a file read as fast as possible: still every frame
+
+
+class _LaneEstimator:
+    """A pose estimator stand-in: one person whose x is the frame's time; notes (lane, ms) of every call."""
+
+    layout, num_joints = "mediapipe33", 33
+
+    def __init__(self, lane: int, calls: list, barrier: threading.Barrier | None):
+        self.lane, self.calls, self.barrier = lane, calls, barrier
+
+    def process(self, frame_rgb, timestamp_ms):
+        from twostream.pose.backends import Persons, boxes_of
+
+        self.calls.append((self.lane, timestamp_ms))
+        if self.barrier is not None and timestamp_ms < 50:  # frames 0 and 1 wait until both lanes are busy
+            self.barrier.wait()
+        keypoints = np.ones((1, 33, 4), np.float32)
+        keypoints[0, :, 0] = timestamp_ms / 1000 + np.linspace(0.0, 0.2, 33)  # joint 0 at x = the frame's time
+        keypoints[0, :, 1] = np.linspace(0.2, 0.8, 33)
+        return Persons(keypoints, keypoints.copy(), np.ones(1, np.float32), boxes_of(keypoints))
+
+    def close(self):
+        pass
+
+
+def _lane_estimators(monkeypatch, barrier=None) -> list:
+    calls, lanes = [], []
+
+    def open_estimator(config):
+        lanes.append(_LaneEstimator(len(lanes), calls, barrier))
+        return lanes[-1]
+
+    monkeypatch.setattr(ingest_module, "open_estimator", open_estimator)
+    return calls
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_pose_lanes_work_side_by_side_and_hand_frames_on_in_order(tmp_path, make_video, monkeypatch, deterministic):
+    # two lanes: frame 1's pose starts while frame 0's still runs (a barrier both must reach, or it times out);
+    # each lane sees its own frames in order, and tracking + the buffers see every frame in the source's order
+    calls = _lane_estimators(monkeypatch, None if deterministic else threading.Barrier(2, timeout=10))
+    video = make_video(tmp_path / "in.avi", num_frames=12)
+    predictor = StandInPredictor(keys=("keypoints",), clip_len=12)
+    engine = live.LiveEngine(predictor, live.LiveConfig(stride=12, smooth=1, pose_lanes=2,
+                                                        deterministic=deterministic))
+    with FrameSource(video, realtime=False) as source:
+        stats = engine.run(source)
+    assert stats.frames == 12 and stats.dropped == 0
+    ms = [round(i * 1000 / 30) for i in range(12)]
+    lanes = sorted({lane for lane, _ in calls})
+    assert lanes == ([0] if deterministic else [0, 1])  # deterministic: one estimator, as offline extraction
+    for lane in lanes:
+        assert [t for n, t in calls if n == lane] == ms[lane::len(lanes)]
+    window = predictor.calls[-1][1]  # (T, 33, 4): slot 0 over the one window of all 12 frames
+    np.testing.assert_allclose(window[:, 0, 0], np.array(ms) / 1000, atol=1e-6)
 
 
 def test_smoothing_averages_the_last_m_windows(tmp_path, make_video):

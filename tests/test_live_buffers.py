@@ -80,6 +80,15 @@ def test_latest_slot_never_grows_and_counts_overwrites():
     assert slot.peek() == 999
 
 
+def test_an_unbounded_slot_hands_every_value_on_in_order():
+    slot: LatestSlot[int] = LatestSlot(maxlen=None)  # the pose lanes' results: their producer bounds them
+    for i in range(5):
+        slot.put(i)
+    assert slot.peek() == 4 and not slot.wait_taken(timeout=0)
+    assert [slot.take(timeout=0) for _ in range(6)] == [0, 1, 2, 3, 4, None]
+    assert slot.overwritten == 0 and slot.wait_taken(timeout=0)
+
+
 def test_latest_slot_hands_values_across_threads():
     slot: LatestSlot[int] = LatestSlot()
     got = []

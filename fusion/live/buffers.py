@@ -8,6 +8,7 @@ last ``(V, 4)`` landmarks. Memory is fixed at construction: pushing more frames 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Generic, NamedTuple, TypeVar
 
@@ -241,38 +242,43 @@ class DualFrameBuffer:
 
 
 class LatestSlot(Generic[T]):
-    """A lock-protected single value: ``put`` overwrites (counting what was never taken), ``take`` empties.
+    """A lock-protected hand-over between two threads: ``put`` overwrites (counting what was never taken), ``take``
+    empties.
 
     This is how the capture thread hands frames on and the inference worker hands results back: a slow
-    consumer makes the producer overwrite (drop), never queue without bound.
+    consumer makes the producer overwrite (drop), never queue without bound. ``maxlen=None`` makes it a FIFO that
+    drops nothing, for a producer that bounds what is in flight itself (the pose lanes' frames, in order).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, maxlen: int | None = 1) -> None:
         self._cond = threading.Condition()
-        self._value: T | None = None
-        self._fresh = False
+        self._items: deque[T] = deque()
+        self._maxlen = maxlen
+        self._last: T | None = None
         self.overwritten = 0  # values put but never taken
 
     def put(self, value: T) -> None:
         with self._cond:
-            if self._fresh:
+            if self._maxlen is not None and len(self._items) >= self._maxlen:
+                self._items.popleft()
                 self.overwritten += 1
-            self._value, self._fresh = value, True
+            self._items.append(value)
+            self._last = value
             self._cond.notify_all()
 
     def peek(self) -> T | None:
         """The latest value (taken or not) without consuming it; ``None`` before the first ``put``."""
         with self._cond:
-            return self._value
+            return self._last
 
     def take(self, timeout: float | None = None) -> T | None:
-        """Wait up to ``timeout`` s for a value not yet taken; return it (or ``None`` on timeout)."""
+        """Wait up to ``timeout`` s for a value not yet taken; return the oldest (or ``None`` on timeout)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._fresh, timeout):
+            if not self._cond.wait_for(lambda: self._items, timeout):
                 return None
-            self._fresh = False
+            value = self._items.popleft()
             self._cond.notify_all()  # a producer in wait_taken() may go on
-            return self._value
+            return value
 
     def take_until(self, done: threading.Event | None, timeout: float = 0.1) -> tuple[T | None, bool]:
         """``take(timeout)`` from a producer that sets ``done`` when it stops: ``(value, False)``, ``(None, False)``
@@ -287,7 +293,7 @@ class LatestSlot(Generic[T]):
     def wait_taken(self, timeout: float | None = None) -> bool:
         """Wait until the current value has been taken (for a lossless producer); False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._fresh, timeout)
+            return self._cond.wait_for(lambda: not self._items, timeout)
 
     def wake(self) -> None:
         """Wake every waiter (used on shutdown; they see no fresh value and return ``None``)."""

@@ -3,10 +3,12 @@
 window and the video file) and a JSON-lines log (``on_prediction``).
 
 Each stage is its own module (``ingest``, ``scheduling``, ``inference``, ``presentation``); this one wires them.
-Threaded (a camera, a stream, a file played in real time): capture, ingest (pose + buffers), inference and
-presentation (this thread: a window must be drawn from the main thread) run in four threads that hand over
-through single-value ``LatestSlot``s, so a slow stage makes the one before it drop (counted), never queue, and
-drawing one frame overlaps pose on the next. ``deterministic`` (files only): every frame in order, inference inline on exactly every
+Threaded (a camera, a stream, a file played in real time): capture, pose dispatch, ingest (tracking + buffers),
+inference and presentation (this thread: a window must be drawn from the main thread) run in their own threads
+that hand over through single-value ``LatestSlot``s, so a slow stage makes the one before it drop (counted),
+never queue, and drawing one frame overlaps pose on the next. Dispatch deals frames to ``pose_lanes`` pose
+estimators working side by side (``ingest.PoseLanes``) and takes a frame only when a lane is free; ingest takes
+their results in frame order. ``deterministic`` (files only): every frame in order, inference inline on exactly every
 ``stride``-th frame, so the logged scores are reproducible and equal the offline prediction on the same frames.
 A source that ends before any window was due (a file shorter than the run's window) gets one answer at its end,
 on the frames evaluation would pick in a video that short (``Sampling.short_picks``; a frame-wise stream, which
@@ -15,6 +17,7 @@ keeps only its sampling lattice, takes the nearest kept frame).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -23,7 +26,7 @@ import numpy as np
 from twostream.fusion.live.buffers import DualFrameBuffer, LatestSlot, Snapshot
 from twostream.fusion.live.capture import CaptureThread, Frame, FrameSource
 from twostream.fusion.live.inference import Inference
-from twostream.fusion.live.ingest import Ingest
+from twostream.fusion.live.ingest import Ingest, Posed
 from twostream.fusion.live.presentation import Presenter
 from twostream.fusion.live.records import LiveConfig, LivePrediction, LiveStats, Predictor
 from twostream.fusion.live.scheduling import Schedule, Worker
@@ -67,11 +70,6 @@ class LiveEngine:
         """Seconds each stream's window spans, first pick to last, at the source's fps (or the run's)."""
         return self._ingest.window_seconds()
 
-    def ingest(self, frame: Frame) -> np.ndarray | None:
-        """Pose + preprocessing of one frame into the buffers; returns its tracked persons' (M, 33, 4) landmarks
-        (slot 0 first; an empty slot all zeros) or None without a pose stream."""
-        return self._ingest(frame)
-
     def infer(self, snap: Snapshot) -> LivePrediction:
         """Both streams on one snapshot, smoothed over the last ``smooth`` windows."""
         return self._inference(snap, self._ingest.track_ids)
@@ -91,7 +89,7 @@ class LiveEngine:
         self._ingest.configure(source.fps)  # fresh buffers on the run's time scale in this source's frames
         if hasattr(self.predictor, "reset"):
             self.predictor.reset()  # frame indices restart: cached per-frame features belong to the last source
-        with self._ingest.pose_estimator():
+        with self._ingest.pose_estimator(1 if self.config.deterministic else self.config.pose_lanes):
             if self.config.deterministic:
                 self._run_inline(source, writer, window)
             else:
@@ -118,17 +116,22 @@ class LiveEngine:
     def _run_inline(self, source: FrameSource, writer, window) -> None:
         while self.config.max_frames is None or self.stats.frames < self.config.max_frames:
             frame = source.read()
-            if frame is None or not self._present(self._ingest_frame(frame, inline=True), writer, window):
+            if frame is None or not self._present(self._ingest_frame(self._ingest.submit(frame), inline=True),
+                                                  writer, window):
                 break
 
     def _run_threaded(self, source: FrameSource, writer, window) -> None:
         frames: LatestSlot[Frame] = LatestSlot()
+        posed: LatestSlot[Posed] = LatestSlot(maxlen=None)  # in frame order; the lanes' gate bounds it
         ingested: LatestSlot[_Ingested] = LatestSlot()
+        lanes = threading.Semaphore(self.config.pose_lanes)  # frames between taking and their landmarks pushed
         self._capture = capture = CaptureThread(source, frames, self.config.max_frames)
-        ingest = Worker(frames, lambda frame: self._ingest_frame(frame, inline=False), outputs=ingested,
-                        upstream_done=capture.finished, lossless=capture.lossless, name="twostream-ingest")
+        dispatch = Worker(frames, self._ingest.submit, outputs=posed, upstream_done=capture.finished, gate=lanes,
+                          name="twostream-pose")
+        ingest = Worker(posed, lambda item: self._ingest_frame(item, inline=False, lanes=lanes), outputs=ingested,
+                        upstream_done=dispatch.finished, lossless=capture.lossless, name="twostream-ingest")
         self._worker = worker = Worker(self._requests, self._infer_and_publish, self.config.worker_nice)
-        threads = (capture, ingest, worker)
+        threads = (capture, dispatch, ingest, worker)
         for thread in threads:
             thread.start()
         try:  # this thread presents: drawing frame n overlaps pose on frame n + 1
@@ -145,16 +148,19 @@ class LiveEngine:
                 thread.join()
             self.stats.dropped = frames.overwritten + ingested.overwritten
             self.stats.skipped_inferences = self._requests.overwritten
-        for thread in (capture, ingest):
+        for thread in (capture, dispatch, ingest):
             if thread.error is not None:
                 raise thread.error
 
-    def _ingest_frame(self, frame: Frame, *, inline: bool) -> _Ingested:
-        """Pose + preprocessing of one frame into the buffers and, when a window is due, its inference (inline) or
-        its request to the worker."""
-        start = time.perf_counter()
-        landmarks = self.ingest(frame)
-        ingest_ms = (time.perf_counter() - start) * 1e3
+    def _ingest_frame(self, posed: Posed, *, inline: bool, lanes: threading.Semaphore | None = None) -> _Ingested:
+        """One submitted frame (its pose running on a lane) into the buffers and, when a window is due, its
+        inference (inline) or its request to the worker; ``lanes`` is released once its landmarks are in."""
+        try:
+            landmarks = self._ingest.push(posed)
+        finally:
+            if lanes is not None:
+                lanes.release()
+        frame, ingest_ms = posed.frame, (time.perf_counter() - posed.started) * 1e3
         if self._schedule.due(frame.index, self.buffer.ready):
             snap = self.buffer.snapshot()
             if inline:

@@ -1,10 +1,19 @@
 """Ingest, the live engine's first stage: each frame through pose + tracking and the RGB stream's preprocessing
-into the ring buffers, whose windows come from the run's time scale (``Sampling.live_window``)."""
+into the ring buffers, whose windows come from the run's time scale (``Sampling.live_window``).
+
+Pose is the costliest step per frame (MediaPipe, about a core at 30 fps on a small CPU), and its estimators
+follow people from frame to frame, so one estimator works one frame at a time. ``PoseLanes`` runs several
+estimators side by side, each on its own thread, and deals the frames to them in turn: pose on frame n + 1 starts
+while frame n's is still running, and each estimator still sees its frames in order (every ``lanes``-th frame of
+the source). Tracking, the buffers and everything after see the frames in order again (``Ingest.push``).
+"""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -12,6 +21,7 @@ from twostream.errors import CheckpointError
 from twostream.fusion.live.buffers import BufferSpec, DualFrameBuffer, Snapshot
 from twostream.fusion.live.capture import Frame
 from twostream.fusion.live.records import LiveConfig
+from twostream.pose.backends import PoseConfig, open_estimator
 from twostream.pose.skeleton import MEDIAPIPE_33
 
 
@@ -38,6 +48,48 @@ def _buffer_specs(specs: dict[str, Any], fps: float | None, step: int | None,
             spec(keypoints, (persons, MEDIAPIPE_33.num_joints, 4)))
 
 
+class PoseLanes:
+    """``lanes`` pose estimators, each on its own thread; ``submit`` deals frames to them in turn."""
+
+    def __init__(self, config: PoseConfig, lanes: int):
+        self._estimators, self._threads = [], []
+        try:
+            for lane in range(lanes):
+                self._estimators.append(open_estimator(config))  # a missing model is one line, before any thread
+                self._threads.append(ThreadPoolExecutor(1, thread_name_prefix=f"twostream-pose{lane}"))
+        except BaseException:
+            self.close()
+            raise
+        self._next = 0
+
+    def submit(self, frame_rgb: np.ndarray, timestamp_ms: int) -> Future:
+        """Pose of one RGB frame on the next lane; call in frame order (each lane's frames stay in order)."""
+        lane, self._next = self._next, (self._next + 1) % len(self._estimators)
+        return self._threads[lane].submit(self._estimators[lane].process, frame_rgb, timestamp_ms)
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.shutdown(wait=True, cancel_futures=True)
+        for estimator in self._estimators:
+            estimator.close()
+
+    def __enter__(self) -> PoseLanes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Posed(NamedTuple):
+    """A frame on its way through ingest: its RGB image and its pose, running or done (``None``: no pose
+    stream)."""
+
+    frame: Frame
+    rgb: np.ndarray  # (H, W, 3) uint8
+    persons: Future | None  # of ``Persons``
+    started: float  # perf_counter when ingest took it
+
+
 class Ingest:
     """Pose + preprocessing of each frame into the buffers of a predictor's streams."""
 
@@ -49,7 +101,8 @@ class Ingest:
 
             to_layout(np.zeros((MEDIAPIPE_33.num_joints, 4), np.float32), self.keypoint_spec.layout)
         self.track_ids = np.full(config.pose.persons, -1)
-        self._pose = None
+        self._pose: PoseLanes | None = None
+        self._tracker = None
         self.configure(None)
 
     def configure(self, fps: float | None) -> None:
@@ -76,30 +129,44 @@ class Ingest:
                 out[key] = (buf.offsets[-1] - buf.offsets[0]) / fps
         return out
 
-    def pose_estimator(self):
-        """A context that holds a fresh pose + tracking stream for one run (nothing without a pose stream)."""
+    def pose_estimator(self, lanes: int = 1):
+        """A context that holds ``lanes`` fresh pose estimators and a fresh tracker for one run (nothing without a
+        pose stream)."""
         if self.keypoint_spec is None:
             return nullcontext()
-        from twostream.pose.tracking import PoseStream
+        from twostream.pose.tracking import PersonTracker
 
-        self._pose = PoseStream(self.config.pose)  # fresh: tracking per run; a missing model is one line
+        self._tracker = PersonTracker(self.config.pose.persons)  # fresh: tracking per run
+        self._pose = PoseLanes(self.config.pose, lanes)
         return self._pose
 
-    def __call__(self, frame: Frame) -> np.ndarray | None:
-        """One frame into the buffers; returns its tracked persons' (M, 33, 4) landmarks (slot 0 first; an empty
-        slot all zeros) or None without a pose stream."""
+    def submit(self, frame: Frame) -> Posed:
+        """Start one frame's pose (on the next lane); call in frame order, from one thread."""
         import cv2
 
+        started = time.perf_counter()
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3)
-        pixels = landmarks = None
+        # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
+        persons = (self._pose.submit(rgb, round(frame.index * 1000 / 30)) if self.keypoint_spec is not None
+                   else None)
+        return Posed(frame, rgb, persons, started)
+
+    def push(self, posed: Posed) -> np.ndarray | None:
+        """One submitted frame (waiting for its pose) through tracking and preprocessing into the buffers; call in
+        frame order. Returns its tracked persons' (M, 33, 4) landmarks (slot 0 first; an empty slot all zeros) or
+        None without a pose stream."""
+        frame, pixels, landmarks = posed.frame, None, None
         if self.video_spec is not None and self.buffer.wants("video", frame.index):  # a frame it may pick
             from twostream.datasets.transforms import frames_to_tensor
 
             s = self.video_spec
-            pixels = np.asarray(frames_to_tensor(rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
-        if self.keypoint_spec is not None:
-            # the frame count as clock (30 fps), as offline: the same frames give the same landmarks
-            tracked = self._pose.process(rgb, round(frame.index * 1000 / 30))
+            pixels = np.asarray(frames_to_tensor(posed.rgb[None], s.size, s.mean, s.std)[0])  # (3, S, S)
+        if posed.persons is not None:
+            tracked = self._tracker.update(posed.persons.result())
             landmarks, self.track_ids = tracked.keypoints, tracked.track_ids  # (M, V, 4), (M,)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
+
+    def __call__(self, frame: Frame) -> np.ndarray | None:
+        """One frame into the buffers, waiting for its pose (``push(submit(frame))``)."""
+        return self.push(self.submit(frame))

@@ -46,9 +46,14 @@ class LiveConfig:
     loop win the CPU when the cores are busy, at the cost of later predictions."""
     pose: PoseConfig = PoseConfig()
     """Pose backend, model and persons tracked (the models see slot 0, the main actor)."""
+    pose_lanes: int = 2
+    """Pose estimators working side by side on successive frames (``fusion.live.ingest.PoseLanes``): with one,
+    pose on every frame at 30 fps takes about a core of a small CPU and sets the frame rate; two keep up while the
+    other work shares the cores. Each follows every ``pose_lanes``-th frame. ``deterministic`` uses one, as
+    offline extraction does."""
 
     def __post_init__(self) -> None:
-        for name in ("stride", "smooth", "frame_step"):
+        for name in ("stride", "smooth", "frame_step", "pose_lanes"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.max_hz is not None and self.max_hz <= 0:

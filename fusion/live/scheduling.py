@@ -47,15 +47,17 @@ class Worker(threading.Thread, Generic[T]):
 
     A pipeline stage (``outputs``): each result of ``handle`` goes on into ``outputs`` (``lossless``: once the
     previous one was taken, as a file read as fast as possible drops nothing), and the stage ends by itself —
-    ``finished`` set — when its producer is ``upstream_done`` and no request is left.
+    ``finished`` set — when its producer is ``upstream_done`` and no request is left. With a ``gate`` it takes a
+    request only after acquiring the gate (released downstream, when the request's work is done): at most the
+    gate's count of requests are in flight, and a producer that is faster overwrites (drops) rather than queues.
     """
 
     def __init__(self, requests: LatestSlot[T], handle: Callable[[T], object], nice: int = 0, *,
                  outputs: LatestSlot | None = None, upstream_done: threading.Event | None = None,
-                 lossless: bool = False, name: str = "twostream-inference"):
+                 lossless: bool = False, gate: threading.Semaphore | None = None, name: str = "twostream-inference"):
         super().__init__(name=name, daemon=True)
         self.requests, self.handle, self.nice = requests, handle, nice
-        self.outputs, self.upstream_done, self.lossless = outputs, upstream_done, lossless
+        self.outputs, self.upstream_done, self.lossless, self.gate = outputs, upstream_done, lossless, gate
         self.error: BaseException | None = None
         self.finished = threading.Event()
         self._stop_event = threading.Event()
@@ -67,7 +69,11 @@ class Worker(threading.Thread, Generic[T]):
                 os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.nice)
         try:
             while not self._stop_event.is_set():
+                if self.gate is not None and not self.gate.acquire(timeout=0.1):
+                    continue
                 request, ended = self.requests.take_until(self.upstream_done)
+                if request is None and self.gate is not None:
+                    self.gate.release()
                 if ended:
                     return
                 if request is not None:
