@@ -1,4 +1,4 @@
-"""Joint layouts (MediaPipe-33, COCO-17): names, bones, the left/right flip map, and skeleton normalisation.
+"""Joint layouts (MediaPipe-33, COCO-17): names, bones, the left/right flip map and the torso the models scale by.
 
 Keypoints everywhere are float32 ``(..., T, V, 4)`` as x, y (normalised to the frame, 0..1), z, visibility;
 a frame with no person is all zeros. The layouts here are the single source of joint order for extraction,
@@ -117,30 +117,3 @@ def flip_keypoints(keypoints: np.ndarray, layout: JointLayout) -> np.ndarray:
     flip map.
     """
     return mirror_keypoints(keypoints, layout.flip)
-
-
-def normalise(keypoints: np.ndarray, layout: JointLayout, eps: float = 1e-6) -> np.ndarray:
-    """Centre each frame on its mid-hip and scale the sequence by its mean torso length.
-
-    ``keypoints`` is ``(..., T, V, 4)``. x, y, z are shifted by the frame's centre (mean of ``layout.centre``
-    joints) and divided by the mean torso length (mid-shoulder to mid-hip, in x/y) over the frames where a
-    person was detected, so the result does not depend on where or how large the person is in the picture.
-    Visibility is kept as is; frames with no person stay all zeros. Returns a new float32 array.
-    """
-    kp = np.asarray(keypoints, dtype=np.float32)
-    if kp.ndim < 3 or kp.shape[-2:] != (layout.num_joints, 4):
-        raise ValueError(f"expected keypoints (..., T, {layout.num_joints}, 4) for layout {layout.name!r}, "
-                         f"got shape {kp.shape}")
-    xyz = kp[..., :3]
-    detected = np.any(kp != 0, axis=(-1, -2))  # (..., T)
-    centre = xyz[..., list(layout.centre), :].mean(axis=-2, keepdims=True)  # (..., T, 1, 3)
-    shoulders = xyz[..., list(layout.torso[0]), :2].mean(axis=-2)  # (..., T, 2)
-    hips = xyz[..., list(layout.torso[1]), :2].mean(axis=-2)  # (..., T, 2)
-    torso = np.linalg.norm(shoulders - hips, axis=-1)  # (..., T)
-    count = detected.sum(axis=-1, keepdims=True)  # (..., 1)
-    scale = (torso * detected).sum(axis=-1, keepdims=True) / np.maximum(count, 1)  # (..., 1)
-    scale = np.maximum(scale, eps)[..., None, None]  # (..., 1, 1, 1)
-    out = kp.copy()
-    out[..., :3] = (xyz - centre) / scale
-    out[~detected] = 0.0
-    return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from twostream.pose.skeleton import get_layout, normalise
+from twostream.pose.skeleton import get_layout
 from twostream.streams.keypoint import normalised_adjacency
 from twostream.streams.keypoint_features import FEATURES, SkeletonFeatures
 from twostream.streams.keypoint_stgcnpp import STREAMS, MultiScaleTCN, spatial_partition
@@ -95,13 +95,17 @@ def test_features_are_invariant_to_translation_and_scale(name):
                                   model.forward_features(x), atol=1e-3)
 
 
-def test_position_features_match_numpy_normalise():
+def test_position_features_are_hip_centred_and_torso_scaled():
     layout = get_layout("mediapipe33")
     x = random_skeletons(1, 7, 33, seed=3)
     x[0, 4] = 0.0  # a no-person frame
     feats, _ = SkeletonFeatures(layout)(x)
-    reference = normalise(x[0].numpy(), layout)  # (T, V, 4)
-    np.testing.assert_allclose(feats[0, 0, ..., :2].numpy(), reference[..., :2], atol=1e-5)
+    kp = x[0].numpy()  # (T, V, 4), every joint found but in frame 4: positions by hand
+    person = np.any(kp != 0, axis=(1, 2))  # (T,)
+    hips = kp[:, list(layout.centre), :2].mean(1, keepdims=True)  # (T, 1, 2)
+    torso = np.linalg.norm(kp[:, list(layout.torso[0]), :2].mean(1) - kp[:, list(layout.torso[1]), :2].mean(1), axis=-1)
+    reference = (kp[..., :2] - hips) / torso[person].mean() * person[:, None, None]  # (T, V, 2)
+    np.testing.assert_allclose(feats[0, 0, ..., :2].numpy(), reference, atol=1e-5)
     assert feats.shape == (1, 1, 7, 33, FEATURES)
 
 

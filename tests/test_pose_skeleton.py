@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twostream.pose.skeleton import (COCO_17, MEDIAPIPE_33, JointLayout, flip_keypoints, get_layout,
-                                     mediapipe33_to_coco17, normalise)
+                                     mediapipe33_to_coco17)
 
 LAYOUTS = [MEDIAPIPE_33, COCO_17]
 
@@ -50,30 +50,6 @@ def _random_person(rng, t=6, layout=COCO_17):
     kp[..., :2] = rng.uniform(0.3, 0.7, (t, layout.num_joints, 2))
     kp[..., 3] = 1.0
     return kp
-
-
-def test_normalise_is_invariant_to_position_and_scale():
-    rng = np.random.default_rng(0)
-    kp = _random_person(rng)
-    moved = kp.copy()
-    moved[..., :3] = kp[..., :3] * 0.5 + np.array([0.2, -0.1, 0.0], np.float32)
-    a, b = normalise(kp, COCO_17), normalise(moved, COCO_17)
-    np.testing.assert_allclose(a, b, atol=1e-5)
-    mid_hip = a[:, list(COCO_17.centre), :3].mean(axis=1)  # (T, 3)
-    np.testing.assert_allclose(mid_hip, 0.0, atol=1e-5)
-    np.testing.assert_array_equal(a[..., 3], kp[..., 3])  # visibility untouched
-
-
-def test_normalise_keeps_missing_frames_zero_and_batches():
-    rng = np.random.default_rng(1)
-    kp = np.stack([_random_person(rng), _random_person(rng)])  # (2, T, V, 4)
-    kp[0, 2] = 0.0
-    out = normalise(kp, COCO_17)
-    assert out.shape == kp.shape and out.dtype == np.float32
-    assert np.all(out[0, 2] == 0) and np.all(np.isfinite(out))
-    np.testing.assert_allclose(out[1], normalise(kp[1], COCO_17), atol=1e-6)
-    with pytest.raises(ValueError, match="mediapipe33"):
-        normalise(kp, MEDIAPIPE_33)
 
 
 def test_flip_keypoints_mirrors_x_and_swaps_sides():
