@@ -1,7 +1,7 @@
 """Keypoint streams against a 20-line tree baseline on real and drawn human motion.
 
     python bench/skeletons.py [--epochs N] [--sets mocap_xsub,mocap_no_exercise,mocap_small,cartoon]
-                              [--models pose_stgcnpp,...]
+                              [--models pose_stgcnpp,...] [--seeds 0,1,2]
 
 Every registered keypoint model, trained with the DEFAULT recipe (``TrainConfig`` defaults and the model's own
 sampling — dense, K fitted to the training sequences — the same for every set), and the mean of their softmaxes
@@ -22,7 +22,10 @@ The ``... train acc`` column is the trained default model on its own training se
 (whether the default recipe fits). Models train on the whole training list (no validation carved out, as the
 trees), on one CPU thread. The last line is
 ``best_over_trees=R default_over_trees=D`` on ``mocap_xsub`` (``default`` = ``DEFAULT_KEYPOINT_MODEL``, the
-model ``twostream quickstart`` trains). Data from mocap.cs.cmu.edu (created with funding from NSF EIA-0196217).
+model ``twostream quickstart`` trains). ``--seeds 0,1,2`` trains every model (and fits the trees) once per seed
+and reports each cell as mean ± std over the seeds, the ratios from the means: on the mocap test split a class is
+one or two subjects, and one seed moves a model by ±0.04 (the sets themselves are drawn once, with the first
+seed). Data from mocap.cs.cmu.edu (created with funding from NSF EIA-0196217).
 """
 
 from __future__ import annotations
@@ -207,10 +210,15 @@ def cartoon_set(tmp: Path, seed: int) -> Path:
     return write_pickle(tmp / "cartoon.pkl", anns, lists["train"], lists["test"], classes)
 
 
+def _cell(values: list[float]) -> str:
+    """One seed: the value; several: mean ± std."""
+    return f"{values[0]:.3f}" if len(values) == 1 else f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="default: the default recipe's (TrainConfig)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds; cells are mean ± std over them")
     parser.add_argument("--mocap", type=Path, default=SHARED / "mocap" / "cmu_mocap_coco17.pkl")
     parser.add_argument("--sets", default="mocap_xsub,mocap_no_exercise,mocap_small,cartoon")
     parser.add_argument("--models", default=None, help="comma-separated (default: every keypoint model)")
@@ -218,8 +226,11 @@ def main() -> int:
     torch.set_num_threads(1)  # on a shared 2-core CPU, two intra-op threads ran these small models 10-40x slower
     console = Console(width=220)  # the table is the record: never squeeze it into a pipe's 80 columns
     models = args.models.split(",") if args.models else keypoint_models()
+    seeds = [int(s) for s in args.seeds.split(",")]
     epochs = f"{args.epochs} epochs" if args.epochs else "default epochs"
-    table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {epochs}, default recipe)")
+    over = f", mean ± std over seeds {args.seeds}" if len(seeds) > 1 else f", seed {seeds[0]}"
+    table = Table(title=f"keypoint streams vs ExtraTrees on pose statistics (test accuracy; {epochs}, default "
+                        f"recipe{over})")
     for column in ("set", "classes", "train / test", "trees", *models, "ensemble",
                    f"{DEFAULT_KEYPOINT_MODEL} train acc", "train s"):
         table.add_column(column, justify="right")
@@ -229,34 +240,45 @@ def main() -> int:
         wanted = args.sets.split(",")
         sets = mocap_sets(args.mocap, tmp) if any(s.startswith("mocap") for s in wanted) else {}
         if "mocap_small" in wanted:
-            sets["mocap_small"] = small_set(args.mocap, tmp, args.seed)
+            sets["mocap_small"] = small_set(args.mocap, tmp, seeds[0])
         if "cartoon" in wanted:
-            sets["cartoon"] = cartoon_set(tmp, args.seed)
+            sets["cartoon"] = cartoon_set(tmp, seeds[0])
         for name in wanted:
             pkl = sets[name]
             skel = load_skeleton_pickle(pkl)
             records = {r.name: (r.keypoints, r.label) for r in skel.annotations}
             train, test = [records[n] for n in skel.splits["train"]], [records[n] for n in skel.splits["test"]]
-            tree_acc, tree_noisy, tree_s = trees(train, test, args.seed)
-            accs, noisy, probs, noisy_probs, seconds, fitted = {}, {}, [], [], {}, {}
-            for model in models:
-                p, q, labels, seconds[model], fitted[model], sampling = train_model(model, pkl, args.epochs,
-                                                                                    args.seed, tmp / name)
-                accs[model], noisy[model] = (float((x.argmax(1) == labels).mean()) for x in (p, q))
-                probs.append(p)
-                noisy_probs.append(q)
-                console.print(f"{name} {model}: {accs[model]:.3f}, with detector noise {noisy[model]:.3f} "
-                              f"(train {fitted[model]:.3f}, {seconds[model]:.0f} s, {sampling})", highlight=False)
-            accs["ensemble"] = float((np.mean(probs, 0).argmax(1) == labels).mean())
-            noisy["ensemble"] = float((np.mean(noisy_probs, 0).argmax(1) == labels).mean())
-            table.add_row(name, str(len(skel.classes)), f"{len(train)} / {len(test)}", f"{tree_acc:.3f}",
-                          *(f"{accs[m]:.3f}" for m in (*models, "ensemble")),
-                          f"{fitted.get(DEFAULT_KEYPOINT_MODEL, np.nan):.3f}",
-                          " / ".join(f"{seconds[m]:.0f}" for m in models) + f" (trees {tree_s:.0f})")
-            table.add_row("  + detector noise", "", "", f"{tree_noisy:.3f}",
-                          *(f"{noisy[m]:.3f}" for m in (*models, "ensemble")), "", "")
-            default = accs.get(DEFAULT_KEYPOINT_MODEL, float("nan"))
-            ratios[name] = (max(accs.values()) / tree_acc, default / tree_acc)
+            accs, noisy, seconds, fitted = {}, {}, {}, {}  # column → one value per seed
+            for seed in seeds:
+                tree_acc, tree_noisy, tree_s = trees(train, test, seed)
+                for column, value in (("trees", tree_acc), ("trees s", tree_s)):
+                    accs.setdefault(column, []).append(value)
+                noisy.setdefault("trees", []).append(tree_noisy)
+                probs, noisy_probs = [], []
+                for model in models:
+                    p, q, labels, took, fit_acc, sampling = train_model(model, pkl, args.epochs, seed,
+                                                                        tmp / name / str(seed))
+                    accs.setdefault(model, []).append(float((p.argmax(1) == labels).mean()))
+                    noisy.setdefault(model, []).append(float((q.argmax(1) == labels).mean()))
+                    seconds.setdefault(model, []).append(took)
+                    fitted.setdefault(model, []).append(fit_acc)
+                    probs.append(p)
+                    noisy_probs.append(q)
+                    console.print(f"{name} {model} seed {seed}: {accs[model][-1]:.3f}, with detector noise "
+                                  f"{noisy[model][-1]:.3f} (train {fit_acc:.3f}, {took:.0f} s, {sampling})",
+                                  highlight=False)
+                accs.setdefault("ensemble", []).append(float((np.mean(probs, 0).argmax(1) == labels).mean()))
+                noisy.setdefault("ensemble", []).append(float((np.mean(noisy_probs, 0).argmax(1) == labels).mean()))
+            columns = ("trees", *models, "ensemble")
+            table.add_row(name, str(len(skel.classes)), f"{len(train)} / {len(test)}",
+                          *(_cell(accs[c]) for c in columns),
+                          _cell(fitted.get(DEFAULT_KEYPOINT_MODEL, [np.nan])),
+                          " / ".join(f"{np.mean(seconds[m]):.0f}" for m in models)
+                          + f" (trees {np.mean(accs['trees s']):.0f})")
+            table.add_row("  + detector noise", "", "", *(_cell(noisy[c]) for c in columns), "", "")
+            mean = {c: float(np.mean(accs[c])) for c in (*models, "ensemble")}
+            tree_mean = float(np.mean(accs["trees"]))
+            ratios[name] = (max(mean.values()) / tree_mean, mean.get(DEFAULT_KEYPOINT_MODEL, np.nan) / tree_mean)
     console.print(table)
     console.print("Data: mocap.cs.cmu.edu (the database was created with funding from NSF EIA-0196217). "
                   "Timings on a shared CPU are noisy.", highlight=False)
