@@ -166,7 +166,3 @@ class Ingest:
             landmarks, self.track_ids = tracked.keypoints, tracked.track_ids  # (M, V, 4), (M,)
         self.buffer.push(frame.index, frame.timestamp, video=pixels, keypoints=landmarks)
         return landmarks
-
-    def __call__(self, frame: Frame) -> np.ndarray | None:
-        """One frame into the buffers, waiting for its pose (``push(submit(frame))``)."""
-        return self.push(self.submit(frame))
