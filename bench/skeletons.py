@@ -251,9 +251,9 @@ def main() -> int:
             accs, noisy, seconds, fitted = {}, {}, {}, {}  # column → one value per seed
             for seed in seeds:
                 tree_acc, tree_noisy, tree_s = trees(train, test, seed)
-                for column, value in (("trees", tree_acc), ("trees s", tree_s)):
-                    accs.setdefault(column, []).append(value)
+                accs.setdefault("trees", []).append(tree_acc)
                 noisy.setdefault("trees", []).append(tree_noisy)
+                seconds.setdefault("trees", []).append(tree_s)
                 probs, noisy_probs = [], []
                 for model in models:
                     p, q, labels, took, fit_acc, sampling = train_model(model, pkl, args.epochs, seed,
@@ -274,7 +274,7 @@ def main() -> int:
                           *(_cell(accs[c]) for c in columns),
                           _cell(fitted.get(DEFAULT_KEYPOINT_MODEL, [np.nan])),
                           " / ".join(f"{np.mean(seconds[m]):.0f}" for m in models)
-                          + f" (trees {np.mean(accs['trees s']):.0f})")
+                          + f" (trees {np.mean(seconds['trees']):.0f})")
             table.add_row("  + detector noise", "", "", *(_cell(noisy[c]) for c in columns), "", "")
             mean = {c: float(np.mean(accs[c])) for c in (*models, "ensemble")}
             tree_mean = float(np.mean(accs["trees"]))
