@@ -7,6 +7,7 @@ drawing, augmentation (horizontal flip) and the keypoint models.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,25 @@ class JointLayout:
         if joint not in self.joints:
             raise ValueError(f"layout {self.name!r} has no joint {joint!r}; joints: {', '.join(self.joints)}")
         return self.joints.index(joint)
+
+
+def parents(layout: JointLayout) -> tuple[int, ...]:
+    """Each joint's parent in a breadth-first tree of the layout's bones rooted at its first centre joint
+    (the root, and joints no bone reaches, are their own parent: a zero bone)."""
+    neighbours: dict[int, list[int]] = {v: [] for v in range(layout.num_joints)}
+    for i, j in layout.edges:
+        neighbours[i].append(j)
+        neighbours[j].append(i)
+    parent = list(range(layout.num_joints))
+    seen, queue = {layout.centre[0]}, deque([layout.centre[0]])
+    while queue:
+        v = queue.popleft()
+        for w in neighbours[v]:
+            if w not in seen:
+                seen.add(w)
+                parent[w] = v
+                queue.append(w)
+    return tuple(parent)
 
 
 def _mirror_map(joints: tuple[str, ...]) -> tuple[int, ...]:

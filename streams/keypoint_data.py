@@ -23,7 +23,7 @@ from twostream.errors import CacheError
 from twostream.datasets.splits import group_number
 from twostream.pose.cache import cache_path_for, keypoints_at, load_cache, select_persons, stamp_matches
 from twostream.pose.cache_check import screen_split
-from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17
+from twostream.pose.skeleton import MEDIAPIPE_33, get_layout, mediapipe33_to_coco17, parents
 from twostream.streams.base import InputSpec
 from twostream.datasets.skeleton_aug import default_augment
 from twostream.datasets.bundle import DatasetBundle
@@ -146,7 +146,7 @@ def _from_folder(root: Path, spec: InputSpec, split: int, split_dir, val_fractio
 
     layout, persons = get_layout(load.layout), spec.persons or 1
     wrap = lambda data, augment: data and AugmentedKeypoints(data, augment, persons=persons, seed=seed)  # noqa: E731
-    train = wrap(make(s.train, True), default_augment(layout.flip, mirror=flip))
+    train = wrap(make(s.train, True), default_augment(layout.flip, parents(layout), mirror=flip))
     by = "group" if all(group_number(i.group) for i in s.train + s.val) else None
     meta = {"root": str(root.resolve()), "source": "folder", "layout": load.layout, "split": split,
             "split_dir": str(split_dir) if split_dir else None, "val_fraction": val_fraction, "seed": seed,
@@ -186,8 +186,8 @@ def _from_pickle(path: Path, spec: InputSpec, train_split: str | None, test_spli
         data = SkeletonDataset([records[n].keypoints for n in part], [records[n].label for n in part],
                                clip_len=spec.clip_len, train=train, seed=seed, persons=persons,
                                clips_per_video=1 if train else clips_per_video, sampling=sampling)
-        return AugmentedKeypoints(data, default_augment(layout.flip, mirror=flip) if train else None,
-                                  persons=persons, seed=seed)
+        augment = default_augment(layout.flip, parents(layout), mirror=flip) if train else None
+        return AugmentedKeypoints(data, augment, persons=persons, seed=seed)
 
     meta = {"root": str(path.resolve()), "source": "pickle", "layout": skeletons.layout, "train_split": train_split,
             "test_split": test_split, "val_fraction": val_fraction, "seed": seed, "flip": flip,

@@ -20,12 +20,10 @@ with ``pool_persons`` (a masked mean: an absent slot adds nothing).
 
 from __future__ import annotations
 
-from collections import deque
-
 import torch
 from torch import nn
 
-from twostream.pose.skeleton import JointLayout
+from twostream.pose.skeleton import JointLayout, parents
 
 FEATURES = 14
 SLOW = 4
@@ -41,25 +39,6 @@ def with_person_axis(x: torch.Tensor, num_joints: int) -> torch.Tensor:
         raise ValueError(f"keypoint stream expects (B, T, M, {num_joints}, 4) or (B, T, {num_joints}, 4) "
                          f"keypoints, got {tuple(x.shape)}")
     return x
-
-
-def parents(layout: JointLayout) -> tuple[int, ...]:
-    """Each joint's parent in a breadth-first tree of the layout's bones rooted at its first centre joint
-    (the root, and joints no bone reaches, are their own parent: a zero bone)."""
-    neighbours: dict[int, list[int]] = {v: [] for v in range(layout.num_joints)}
-    for i, j in layout.edges:
-        neighbours[i].append(j)
-        neighbours[j].append(i)
-    parent = list(range(layout.num_joints))
-    seen, queue = {layout.centre[0]}, deque([layout.centre[0]])
-    while queue:
-        v = queue.popleft()
-        for w in neighbours[v]:
-            if w not in seen:
-                seen.add(w)
-                parent[w] = v
-                queue.append(w)
-    return tuple(parent)
 
 
 def _masked_mean(values: torch.Tensor, weights: torch.Tensor, dim: int) -> torch.Tensor:

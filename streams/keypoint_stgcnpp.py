@@ -21,10 +21,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from twostream.pose.skeleton import JointLayout, get_layout
+from twostream.pose.skeleton import JointLayout, get_layout, parents
 from twostream.streams.base import Stream
 from twostream.streams.keypoint import keypoint_spec
-from twostream.streams.keypoint_features import SkeletonFeatures, parents, pool_persons
+from twostream.streams.keypoint_features import SkeletonFeatures, pool_persons
 from twostream.streams.registry import register
 
 STREAMS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twostream.pose.skeleton import get_layout
+from twostream.pose.skeleton import get_layout, parents
 from twostream.datasets.skeleton_aug import (
-    Compose, DetectorNoise, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop, ViewChange,
-    default_augment,
+    BoneScale, Compose, DetectorNoise, HorizontalFlip, JointDropout, RandomAffine, SpeedChange, TemporalCrop,
+    ViewChange, default_augment,
 )
 
 
@@ -43,7 +43,9 @@ def test_flip_with_p_zero_is_identity_and_keeps_missing_frames_zero():
 
 
 TRANSFORMS = [RandomAffine(degrees=20), TemporalCrop(0.5), SpeedChange((0.5, 2.0)), JointDropout(0.2),
-              ViewChange(), DetectorNoise(missed_frames=0.2), default_augment(get_layout("coco17").flip)]
+              ViewChange(), DetectorNoise(missed_frames=0.2),
+              BoneScale(parents(get_layout("coco17")), get_layout("coco17").flip),
+              default_augment(get_layout("coco17").flip, parents(get_layout("coco17")))]
 
 
 @pytest.mark.parametrize("transform", TRANSFORMS, ids=lambda t: type(t).__name__)
@@ -91,5 +93,39 @@ def test_view_change_narrows_x_only_and_detector_noise_is_sized_by_the_person():
     spread = (noisy[..., :2] - kp[..., :2]).std()
     assert 0.004 < spread < 0.008  # 0.01 x 0.6
     people = np.stack([kp, np.zeros_like(kp)], axis=1)  # (T, M, V, 4): slot 1 empty
-    out = default_augment(get_layout("coco17").flip)(people, np.random.default_rng(2))
+    coco = get_layout("coco17")
+    out = default_augment(coco.flip, parents(coco))(people, np.random.default_rng(2))
     assert out.shape == people.shape and (out[:, 1] == 0).all(), "an absent person slot stays absent"
+
+
+@pytest.mark.parametrize("layout_name", ["mediapipe33", "coco17"])
+def test_bone_scale_gives_each_bone_one_symmetric_factor_and_leaves_lost_joints_alone(layout_name):
+    layout = get_layout(layout_name)
+    parent = np.array(parents(layout))
+    kp = skeleton(t=6, v=layout.num_joints, seed=4)
+    kp[2] = 0.0  # nobody in frame 2
+    elbow, wrist = layout.index("left_elbow"), layout.index("left_wrist")
+    kp[3, elbow] = 0.0  # the left elbow lost in frame 3
+    out = BoneScale(parents(layout), layout.flip, factors=(0.5, 2.0))(kp, np.random.default_rng(5))
+
+    def lengths(a):
+        return np.linalg.norm(a[..., :2] - a[:, parent, :2], axis=-1)  # (T, V); 0 at the root
+
+    ratio = lengths(out) / np.where(lengths(kp) > 0, lengths(kp), np.nan)
+    rows = [0, 1, 4, 5]  # frames with every joint found
+    bones = parent != np.arange(layout.num_joints)
+    np.testing.assert_allclose(ratio[rows][:, bones], np.broadcast_to(ratio[0, bones], (4, bones.sum())), rtol=1e-4)
+    assert ((ratio[0, bones] >= 0.5 - 1e-4) & (ratio[0, bones] <= 2.0 + 1e-4)).all()
+    assert np.ptp(ratio[0, bones]) > 0.2, "bones should get different factors"
+    paired = bones & bones[list(layout.flip)]  # the hip-to-hip bone's mirror is the root
+    np.testing.assert_allclose(ratio[0, paired], ratio[0, np.array(layout.flip)[paired]], rtol=1e-4)  # arms alike
+    root = layout.centre[0]
+    np.testing.assert_array_equal(out[:, root], kp[:, root])
+    np.testing.assert_array_equal(out[..., 2:], kp[..., 2:])
+    assert (out[2] == 0).all() and (out[3, elbow] == 0).all(), "lost joints stay lost"
+    # the forearm hangs from a lost elbow in frame 3: its wrist moves with the shoulder, bone length unknown
+    shoulder = parent[elbow]
+    np.testing.assert_allclose(out[3, wrist, :2] - kp[3, wrist, :2], out[3, shoulder, :2] - kp[3, shoulder, :2],
+                               atol=1e-6)
+    same = BoneScale(parents(layout), layout.flip, factors=(1.0, 1.0))(kp, np.random.default_rng(5))
+    np.testing.assert_allclose(same, kp, atol=1e-6)
