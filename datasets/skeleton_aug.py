@@ -146,27 +146,14 @@ class BoneScale:
         log_factor = rng.uniform(*np.log(self.factors), size=(people.shape[1], len(parent)))  # (M, V)
         factor = np.exp((log_factor + log_factor[:, list(self.flip)]) / 2)[..., None]  # (M, V, 1), symmetric
         xy = people[..., :2]
-        shift = np.zeros_like(xy)  # (T, M, V, 2): how far each joint moves
-        for joint in _top_down(parent):
-            up = parent[joint]
-            both = (present[..., joint] & present[..., up])[..., None]  # (T, M, 1)
-            bone = xy[..., joint, :] - xy[..., up, :]
-            shift[..., joint, :] = shift[..., up, :] + np.where(both, (factor[:, joint] - 1) * bone, 0.0)
+        both = (present & present[..., parent])[..., None]  # (T, M, V, 1): the bone to the parent is seen
+        change = np.where(both, (factor - 1) * (xy - xy[..., parent, :]), 0.0)  # (T, M, V, 2); 0 at the root
+        shift = change  # how far each joint moves: its bone's change plus its parent's move, down to the root
+        while not np.array_equal(moved := change + shift[..., parent, :], shift, equal_nan=True):
+            shift = moved
         out = people.copy()
         out[..., :2] = np.where(present[..., None], xy + shift, 0.0)
         return out if keypoints.ndim == 4 else out[:, 0]
-
-
-def _top_down(parent: np.ndarray) -> list[int]:
-    """The non-root joints of a bone tree, each after its parent."""
-    depth = {}
-
-    def level(joint: int) -> int:
-        if joint not in depth:
-            depth[joint] = 0 if parent[joint] == joint else level(int(parent[joint])) + 1
-        return depth[joint]
-
-    return sorted((j for j in range(len(parent)) if parent[j] != j), key=level)
 
 
 @dataclass(frozen=True)
