@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -248,27 +249,27 @@ def main() -> int:
             skel = load_skeleton_pickle(pkl)
             records = {r.name: (r.keypoints, r.label) for r in skel.annotations}
             train, test = [records[n] for n in skel.splits["train"]], [records[n] for n in skel.splits["test"]]
-            accs, noisy, seconds, fitted = {}, {}, {}, {}  # column → one value per seed
+            accs, noisy, seconds, fitted = (defaultdict(list) for _ in range(4))  # column → one value per seed
             for seed in seeds:
                 tree_acc, tree_noisy, tree_s = trees(train, test, seed)
-                accs.setdefault("trees", []).append(tree_acc)
-                noisy.setdefault("trees", []).append(tree_noisy)
-                seconds.setdefault("trees", []).append(tree_s)
+                accs["trees"].append(tree_acc)
+                noisy["trees"].append(tree_noisy)
+                seconds["trees"].append(tree_s)
                 probs, noisy_probs = [], []
                 for model in models:
                     p, q, labels, took, fit_acc, sampling = train_model(model, pkl, args.epochs, seed,
                                                                         tmp / name / str(seed))
-                    accs.setdefault(model, []).append(float((p.argmax(1) == labels).mean()))
-                    noisy.setdefault(model, []).append(float((q.argmax(1) == labels).mean()))
-                    seconds.setdefault(model, []).append(took)
-                    fitted.setdefault(model, []).append(fit_acc)
+                    accs[model].append(float((p.argmax(1) == labels).mean()))
+                    noisy[model].append(float((q.argmax(1) == labels).mean()))
+                    seconds[model].append(took)
+                    fitted[model].append(fit_acc)
                     probs.append(p)
                     noisy_probs.append(q)
                     console.print(f"{name} {model} seed {seed}: {accs[model][-1]:.3f}, with detector noise "
                                   f"{noisy[model][-1]:.3f} (train {fit_acc:.3f}, {took:.0f} s, {sampling})",
                                   highlight=False)
-                accs.setdefault("ensemble", []).append(float((np.mean(probs, 0).argmax(1) == labels).mean()))
-                noisy.setdefault("ensemble", []).append(float((np.mean(noisy_probs, 0).argmax(1) == labels).mean()))
+                accs["ensemble"].append(float((np.mean(probs, 0).argmax(1) == labels).mean()))
+                noisy["ensemble"].append(float((np.mean(noisy_probs, 0).argmax(1) == labels).mean()))
             columns = ("trees", *models, "ensemble")
             table.add_row(name, str(len(skel.classes)), f"{len(train)} / {len(test)}",
                           *(_cell(accs[c]) for c in columns),

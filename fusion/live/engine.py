@@ -5,8 +5,9 @@ window and the video file) and a JSON-lines log (``on_prediction``).
 Each stage is its own module (``ingest``, ``scheduling``, ``inference``, ``presentation``); this one wires them.
 Threaded (a camera, a stream, a file played in real time): capture, pose dispatch, ingest (tracking + buffers),
 inference and presentation (this thread: a window must be drawn from the main thread) run in their own threads
-that hand over through single-value ``LatestSlot``s, so a slow stage makes the one before it drop (counted),
-never queue, and drawing one frame overlaps pose on the next. Dispatch deals frames to ``pose_lanes`` pose
+that hand over through single-value ``LatestSlot``s (but for the lanes' results, in order, at most ``pose_lanes``
+of them), so a slow stage makes the one before it drop (counted), never queue, and drawing one frame overlaps
+pose on the next. Dispatch deals frames to ``pose_lanes`` pose
 estimators working side by side (``ingest.PoseLanes``) and takes a frame only when a lane is free; ingest takes
 their results in frame order. ``deterministic`` (files only): every frame in order, inference inline on exactly every
 ``stride``-th frame, so the logged scores are reproducible and equal the offline prediction on the same frames.

@@ -87,7 +87,7 @@ class Posed(NamedTuple):
     frame: Frame
     rgb: np.ndarray  # (H, W, 3) uint8
     persons: Future | None  # of ``Persons``
-    started: float  # perf_counter when ingest took it
+    started: float  # perf_counter when dispatch took it (``Ingest.submit``)
 
 
 class Ingest:
