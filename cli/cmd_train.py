@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze", choices=("none", "backbone", "last_block"), default="none",
                         help="train only the head (backbone) or the head and the backbone's last block")
     parser.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the model's)")
+    parser.add_argument("--stream", default=None, metavar="NAME",
+                        help="pose_stgcnpp: read only the channels of one PYSKL stream — joint, bone, joint_motion "
+                             "or bone_motion — rather than all at once")
     parser.add_argument("--layout", choices=("mediapipe33", "coco17"), default=None,
                         help="keypoint models: joint layout (default: the source's — a skeleton pickle records "
                              "its own, COCO-17; .pose.npz caches are MediaPipe-33, which reduces to COCO-17)")
@@ -93,6 +96,10 @@ def _structure(args: argparse.Namespace) -> dict:
         if "freeze" not in params:
             raise ValueError(f"model {args.model!r} has no backbone to freeze; drop --freeze")
         structure["freeze"] = args.freeze
+    if args.stream is not None:
+        if "stream" not in params:
+            raise ValueError(f"model {args.model!r} has no PYSKL input streams; drop --stream (pose_stgcnpp has)")
+        structure["stream"] = args.stream
     if "layout" in params:
         structure["layout"] = args.layout or source_layout(args.root)
     elif args.layout is not None:

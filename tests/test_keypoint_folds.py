@@ -13,6 +13,7 @@ from twostream.cli.main import main
 from twostream.datasets.folder import VideoItem
 from twostream.datasets.splits import fold_split, group_split
 from twostream.streams.base import InputSpec
+from twostream.streams.inference import open_run
 from twostream.streams.keypoint_data import build_keypoint_datasets
 
 
@@ -92,3 +93,20 @@ def test_validation_by_subject_never_takes_a_class_out_of_training():
         assert {i.label for i in kept} == {0, 1, 2}
         assert held and {i.label for i in held} == {0}  # a one-subject class stays in training
         assert len({i.group.split("/")[1] for i in held}) == 1  # walk still loses one whole subject
+
+
+def test_cli_stream_trains_one_pyskl_stream_and_refuses_other_models(tmp_path, capsys):
+    path = subject_pickle(tmp_path / "s.pkl", subjects=2, per=2)
+    common = ["--train-split", "train", "--test-split", "train", "--epochs", "1", "--batch-size", "4",
+              "--workers", "0", "--clip-len", "6"]
+    out = tmp_path / "motion"
+    assert main(["train", str(path), "--model", "pose_stgcnpp", "--stream", "joint_motion", *common,
+                 "--out", str(out)]) == 0
+    model = open_run(out).model
+    assert model.stream == "joint_motion" and model.data_bn.num_features == 6 * 17  # its 6 channels per joint
+    assert main(["train", str(path), "--model", "pose_gru", "--stream", "bone", *common,
+                 "--out", str(tmp_path / "gru")]) == 2
+    assert "has no PYSKL input streams" in capsys.readouterr().err
+    assert main(["train", str(path), "--model", "pose_stgcnpp", "--stream", "velocity", *common,
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "stream must be one of" in capsys.readouterr().err
