@@ -128,7 +128,8 @@ class BoneScale:
     down the bone tree from the root, so a forearm follows its upper arm; a bone with an end the detector lost
     keeps its length. Cross-subject, bodies differ: on CMU mocap, where each exercise class is one subject in
     training and another in the test, it lifted ``pose_stgcnpp`` from 0.819 / 0.828 / 0.857 to 0.854 / 0.872 /
-    0.887 (seeds 0 / 1 / 2; (0.67, 1.5) gave 0.879 / 0.862 / 0.847)."""
+    0.887 in a first implementation and to 0.854 / 0.867 / 0.836 as written here, in ``bench/skeletons.py``
+    (seeds 0 / 1 / 2; each seed draws other bodies; (0.67, 1.5) gave 0.879 / 0.862 / 0.847)."""
 
     parent: tuple[int, ...]
     """``parent[j]``: the joint j hangs from, its own index at the root (``pose.skeleton.parents``)."""
